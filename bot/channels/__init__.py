@@ -1,0 +1,1 @@
+"""Channels translate a wire format to UserMessage and send Reply text and buttons back."""

@@ -1,0 +1,1 @@
+"""The ``barnebot`` command line (Typer)."""

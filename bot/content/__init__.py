@@ -1,0 +1,1 @@
+"""Approved content: schema, loading, rendering and checks."""

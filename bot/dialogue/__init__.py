@@ -1,0 +1,1 @@
+"""The channel-agnostic dialogue core: a child's text or button press in, replies out."""

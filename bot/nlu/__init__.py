@@ -1,0 +1,1 @@
+"""Natural-language understanding: intents and entities in Rasa's ``/model/parse`` shape."""

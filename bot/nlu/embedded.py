@@ -1,0 +1,171 @@
+"""The embedded NLU engine: a character n-gram linear classifier trained from ``nlu/``.
+
+Children write with typos, without æøå, in slang: character n-grams over folded text carry
+most of the signal, and a linear model trains in seconds on a laptop. The trained model is
+cached on disk keyed by a hash of the training data and the engine settings, so a fresh
+``barnebot chat`` only trains once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import pickle
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot import intents
+from bot.nlu.entities import MunicipalityMatcher, extract_age
+from bot.nlu.result import Entity, Intent, ParseResult
+from bot.nlu.text import clip, fold
+from bot.nlu.training_data import TrainingData, load_dir
+
+log = logging.getLogger(__name__)
+MODEL_FORMAT = "1"
+
+
+@dataclass(frozen=True)
+class EmbeddedConfig:
+    """``nlu/embedded.yml``: the engine's own settings, kept beside the training data."""
+
+    threshold: float = 0.3
+    c: float = 10.0
+    char_ngrams: tuple[int, int] = (2, 5)
+    word_ngrams: tuple[int, int] = (1, 2)
+
+    @classmethod
+    def load(cls, path: Path) -> EmbeddedConfig:
+        if not path.is_file():
+            return cls()
+        raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return cls(
+            threshold=float(raw.get("threshold", cls.threshold)),
+            c=float(raw.get("c", cls.c)),
+            char_ngrams=tuple(raw.get("char_ngrams", cls.char_ngrams)),  # type: ignore[arg-type]
+            word_ngrams=tuple(raw.get("word_ngrams", cls.word_ngrams)),  # type: ignore[arg-type]
+        )
+
+
+def build_pipeline(config: EmbeddedConfig) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline, make_union
+
+    features = make_union(
+        TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=config.char_ngrams,
+            sublinear_tf=True,
+            min_df=1,
+            preprocessor=fold,
+        ),
+        TfidfVectorizer(
+            analyzer="word",
+            ngram_range=config.word_ngrams,
+            sublinear_tf=True,
+            preprocessor=fold,
+            token_pattern=r"(?u)\b\w+\b|[^\w\s]",
+        ),
+    )
+    return make_pipeline(features, LogisticRegression(C=config.c, max_iter=3000))
+
+
+def common_words(data: TrainingData) -> set[str]:
+    """Words of the training examples outside entity annotations (see MunicipalityMatcher)."""
+    words: set[str] = set()
+    for example in data.examples:
+        text = example.text
+        for _, _, start, end in example.entities:
+            text = text[:start] + " " * (end - start) + text[end:]
+        words.update(fold(text).split())
+    return words
+
+
+class EmbeddedEngine:
+    name = "embedded"
+
+    def __init__(self, model: Any, config: EmbeddedConfig, matcher: MunicipalityMatcher) -> None:
+        self._model = model
+        self._labels: list[str] = list(model.classes_)
+        self.config = config
+        self._matcher = matcher
+
+    @classmethod
+    def train(cls, data: TrainingData, config: EmbeddedConfig) -> Any:
+        model = build_pipeline(config)
+        model.fit([e.text for e in data.examples], [e.intent for e in data.examples])
+        return model
+
+    @classmethod
+    def from_directory(cls, nlu_dir: Path, cache_dir: Path | None = None) -> EmbeddedEngine:
+        """Load the cached model for this exact training data, or train and cache it."""
+        data = load_dir(nlu_dir / "data")
+        config = EmbeddedConfig.load(nlu_dir / "embedded.yml")
+        matcher = MunicipalityMatcher(
+            data.lookups.get("municipality", []), data.synonyms, common_words(data)
+        )
+        import sklearn
+
+        key = hashlib.sha256(
+            f"{MODEL_FORMAT}|{sklearn.__version__}|{config}|{data.fingerprint}".encode()
+        ).hexdigest()[:24]
+        model = None
+        path = cache_dir / f"nlu-{key}.pkl" if cache_dir else None
+        if path and path.is_file():
+            try:
+                with path.open("rb") as fh:
+                    model = pickle.load(fh)  # our own cache file, written below
+            except Exception:  # a damaged cache is retrained, never fatal
+                log.warning("nlu model cache unreadable; retraining", extra={"path": str(path)})
+        if model is None:
+            started = time.perf_counter()
+            model = cls.train(data, config)
+            log.info(
+                "nlu model trained",
+                extra={
+                    "seconds": round(time.perf_counter() - started, 2),
+                    "examples": len(data.examples),
+                },
+            )
+            if path:
+                _atomic_pickle(model, path)
+        return cls(model, config, matcher)
+
+    def classify(self, text: str) -> list[Intent]:
+        probabilities = self._model.predict_proba([clip(text)])[0]
+        ranking = sorted(zip(self._labels, probabilities, strict=True), key=lambda p: -p[1])
+        return [Intent(name=str(n), confidence=round(float(p), 4)) for n, p in ranking[:10]]
+
+    def entities(self, text: str) -> list[Entity]:
+        found = [e for e in (extract_age(text), self._matcher(text)) if e is not None]
+        return sorted(found, key=lambda e: e["start"])
+
+    def parse(self, text: str) -> ParseResult:
+        ranking = self.classify(text) if text.strip() else []
+        top = ranking[0] if ranking else Intent(name=intents.FALLBACK, confidence=1.0)
+        if top["confidence"] < self.config.threshold:
+            top = Intent(name=intents.FALLBACK, confidence=top["confidence"])
+        return ParseResult(
+            text=text,
+            intent=top,
+            entities=self.entities(text),
+            intent_ranking=ranking,
+            engine=self.name,
+        )
+
+
+def _atomic_pickle(obj: Any, path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+    except OSError:
+        log.warning("nlu model cache not writable; continuing without cache")

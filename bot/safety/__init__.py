@@ -1,0 +1,1 @@
+"""The safety layer: runs before intent routing and is biased to recall."""

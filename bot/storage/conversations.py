@@ -1,0 +1,56 @@
+"""Conversation state and the answer log: the queries the dialogue core needs."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.storage.models import AnswerLog, Conversation, utcnow
+
+
+def get_or_create(session: Session, chat_key: str) -> Conversation:
+    conversation = session.scalars(
+        select(Conversation).where(Conversation.chat_key == chat_key)
+    ).one_or_none()
+    if conversation is not None:
+        return conversation
+    conversation = Conversation(chat_key=chat_key, fallback_streak=0)
+    try:
+        with session.begin_nested():
+            session.add(conversation)
+    except IntegrityError:  # another worker created it first
+        return session.scalars(select(Conversation).where(Conversation.chat_key == chat_key)).one()
+    return conversation
+
+
+def log_answer(
+    session: Session, conversation: Conversation, topic_id: str, version: int, digest: str
+) -> None:
+    session.add(
+        AnswerLog(
+            conversation_id=conversation.id,
+            topic_id=topic_id,
+            topic_version=version,
+            content_hash=digest,
+        )
+    )
+
+
+def delete_chat(session: Session, chat_key: str) -> int:
+    """Delete everything stored for one chat. Returns how many conversations went."""
+    ids = select(Conversation.id).where(Conversation.chat_key == chat_key)
+    session.execute(delete(AnswerLog).where(AnswerLog.conversation_id.in_(ids)))
+    result = session.execute(delete(Conversation).where(Conversation.chat_key == chat_key))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def purge_inactive(session: Session, days: int, now: datetime | None = None) -> int:
+    """Retention: forget conversations (and their answer logs) inactive for ``days``."""
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    stale = select(Conversation.id).where(Conversation.updated_at < cutoff)
+    session.execute(delete(AnswerLog).where(AnswerLog.conversation_id.in_(stale)))
+    result = session.execute(delete(Conversation).where(Conversation.updated_at < cutoff))
+    return int(getattr(result, "rowcount", 0) or 0)
