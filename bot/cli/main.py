@@ -65,8 +65,9 @@ def chat(
 @nlu_app.command("parse")
 def nlu_parse(text: Annotated[str, typer.Argument(help="The message to understand.")]) -> None:
     """Print what the bot would act on, in the shape of Rasa's /model/parse answer."""
+    from bot.config import get_settings
     from bot.nlu.pipeline import understand
-    from bot.runtime import build_embedded, build_nlu, get_settings
+    from bot.runtime import build_embedded, build_nlu
     from bot.safety.layer import SafetyLayer
 
     settings = get_settings()
@@ -80,9 +81,10 @@ def nlu_eval(
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate the active engine (with the safety layer in front) on a held-out file."""
+    from bot.config import get_settings
     from bot.nlu.evaluate import evaluate
     from bot.nlu.pipeline import understand
-    from bot.runtime import build_embedded, build_nlu, get_settings
+    from bot.runtime import build_embedded, build_nlu
     from bot.safety.layer import SafetyLayer
 
     settings = get_settings()

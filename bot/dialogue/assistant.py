@@ -244,9 +244,10 @@ class Assistant:
         streak = conversation.fallback_streak
         conversation.fallback_streak = streak + 1
         if streak == 0:
+            ranking = parse["intent_ranking"] if parse else []
             guesses = [
                 i["name"]
-                for i in (parse or {}).get("intent_ranking", [])[:3]
+                for i in ranking[:3]
                 if i["name"] not in (intents.FALLBACK, intents.URGENT) and i["confidence"] >= 0.1
             ][:2]
             if guesses:

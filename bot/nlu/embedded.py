@@ -47,8 +47,8 @@ class EmbeddedConfig:
         return cls(
             threshold=float(raw.get("threshold", cls.threshold)),
             c=float(raw.get("c", cls.c)),
-            char_ngrams=tuple(raw.get("char_ngrams", cls.char_ngrams)),  # type: ignore[arg-type]
-            word_ngrams=tuple(raw.get("word_ngrams", cls.word_ngrams)),  # type: ignore[arg-type]
+            char_ngrams=tuple(raw.get("char_ngrams", cls.char_ngrams)),
+            word_ngrams=tuple(raw.get("word_ngrams", cls.word_ngrams)),
         )
 
 

@@ -1,0 +1,77 @@
+"""Shared fixtures: real SQLite files (or a real PostgreSQL server), real content, real NLU."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bot.config import Settings
+from bot.runtime import Runtime, build
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+#: A PostgreSQL server URL (e.g. postgresql+psycopg://u:p@127.0.0.1:5432/postgres). When set,
+#: every database test runs on a fresh database created on that server instead of SQLite.
+PG_URL = os.environ.get("BARNEBOT_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One NLU model cache for the session: the model is trained once, then loaded."""
+    return tmp_path_factory.mktemp("nlu-cache")
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> Iterator[str]:
+    if not PG_URL:
+        yield f"sqlite:///{tmp_path / 'barnebot.sqlite3'}"
+        return
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str, cache_dir: Path) -> Settings:
+    return Settings(
+        BARNEBOT_DATABASE_URL=database_url,
+        BARNEBOT_CACHE_DIR=cache_dir,
+        BARNEBOT_CONTENT_DIR=REPO / "content",
+        BARNEBOT_NLU_DIR=REPO / "nlu",
+    )
+
+
+@pytest.fixture
+def runtime(settings: Settings) -> Iterator[Runtime]:
+    rt = build(settings)
+    try:
+        yield rt
+    finally:
+        rt.close()
+
+
+@pytest.fixture
+def cli_env(settings: Settings) -> dict[str, str]:
+    """Environment for running the real ``barnebot`` command in a subprocess."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BARNEBOT_", "TELEGRAM_"))}
+    env.update(
+        BARNEBOT_DATABASE_URL=settings.database_url,
+        BARNEBOT_CACHE_DIR=str(settings.cache_dir),
+        BARNEBOT_CONTENT_DIR=str(settings.content_dir),
+        BARNEBOT_NLU_DIR=str(settings.nlu_dir),
+    )
+    return env

@@ -1,0 +1,121 @@
+"""The embedded NLU engine, trained from nlu/, judged on held-out data it never saw."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from bot import intents
+from bot.nlu.embedded import EmbeddedEngine
+from bot.nlu.evaluate import evaluate
+from bot.nlu.pipeline import understand
+from bot.nlu.training_data import load_dir, load_files, strip_annotations
+from bot.safety.layer import SafetyLayer
+
+from .conftest import DATA, REPO
+
+HELDOUT = DATA / "nlu_heldout.yml"
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> EmbeddedEngine:
+    return EmbeddedEngine.from_directory(REPO / "nlu", tmp_path_factory.mktemp("cache"))
+
+
+def test_training_data_covers_every_intent_with_40_examples() -> None:
+    data = load_dir(REPO / "nlu" / "data")
+    counts = Counter(e.intent for e in data.examples)
+    assert set(counts) == set(intents.ALL)
+    assert min(counts.values()) >= 40, counts.most_common()[-3:]
+
+
+def test_no_example_is_labelled_with_two_intents() -> None:
+    data = load_dir(REPO / "nlu" / "data")
+    seen: dict[str, str] = {}
+    for e in data.examples:
+        key = e.text.lower().strip()
+        assert seen.setdefault(key, e.intent) == e.intent, key
+
+
+def test_heldout_set_shares_no_example_with_training_data() -> None:
+    train = {e.text.lower().strip() for e in load_dir(REPO / "nlu" / "data").examples}
+    test = [e.text.lower().strip() for e in load_files([HELDOUT]).examples]
+    assert len(test) >= 25 * 20
+    assert not train.intersection(test)
+
+
+def test_lookup_table_has_all_98_municipalities_with_and_without_aeoeaa() -> None:
+    data = load_dir(REPO / "nlu" / "data")
+    lookup = set(data.lookups["municipality"])
+    assert {"København", "Koebenhavn", "Ærø", "Aeroe", "Høje-Taastrup"} <= lookup
+
+
+def test_annotations_are_stripped_with_offsets() -> None:
+    text, entities = strip_annotations('jeg er [11](age) og bor i [kbh]{"entity": "municipality", "value": "København"}')
+    assert text == "jeg er 11 og bor i kbh"
+    assert entities == (("age", "11", 7, 9), ("municipality", "København", 19, 22))
+
+
+def test_parse_has_rasa_shape(engine: EmbeddedEngine) -> None:
+    result = engine.parse("hva er en bisider")
+    assert set(result) >= {"text", "intent", "entities", "intent_ranking"}
+    assert result["intent"]["name"] == "support_person"
+    assert 0 < result["intent"]["confidence"] <= 1
+    ranking = result["intent_ranking"]
+    assert ranking == sorted(ranking, key=lambda i: -i["confidence"])
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("kan jeg klage over kommunen??", "complaint"),
+        ("hvem er min sagsbehandler", "who_is_my_caseworker"),
+        ("er du en robot", "bot_challenge"),
+        ("hej", "greet"),
+        ("tak for hjælpen", "thanks"),
+        ("hvad er aktindsigt", "access_to_records"),
+        ("hvornår må jeg se min mor når jeg er anbragt", "contact_with_parents"),
+    ],
+)
+def test_typical_questions(engine: EmbeddedEngine, text: str, intent: str) -> None:
+    assert engine.parse(text)["intent"]["name"] == intent
+
+
+def test_entities_age_and_fuzzy_municipality(engine: EmbeddedEngine) -> None:
+    result = engine.parse("jeg er 12 år og bor i aarhuz, hvem er min rådgiver")
+    values = {e["entity"]: e["value"] for e in result["entities"]}
+    assert values == {"age": 12, "municipality": "Aarhus"}
+    no_ae = engine.parse("jeg bor i hoje taastrup")
+    assert {e["value"] for e in no_ae["entities"]} == {"Høje-Taastrup"}
+
+
+def test_ordinary_words_are_not_taken_for_municipalities(engine: EmbeddedEngine) -> None:
+    result = engine.parse("jeg vil skrive til min rådgiver")
+    assert not [e for e in result["entities"] if e["entity"] == "municipality"]
+
+
+def test_gibberish_falls_below_threshold_to_out_of_scope(engine: EmbeddedEngine) -> None:
+    assert engine.parse("qwxz vbnm plk")["intent"]["name"] == intents.FALLBACK
+
+
+def test_model_is_cached_by_data_hash(tmp_path: Path) -> None:
+    started = time.perf_counter()
+    EmbeddedEngine.from_directory(REPO / "nlu", tmp_path)
+    trained = time.perf_counter() - started
+    cached = list(tmp_path.glob("nlu-*.pkl"))
+    assert len(cached) == 1
+    started = time.perf_counter()
+    EmbeddedEngine.from_directory(REPO / "nlu", tmp_path)
+    assert time.perf_counter() - started < trained
+    assert list(tmp_path.glob("nlu-*.pkl")) == cached
+
+
+def test_heldout_macro_f1_meets_the_bar(engine: EmbeddedEngine) -> None:
+    safety = SafetyLayer(classifier=engine)
+    report = evaluate(HELDOUT, lambda t: understand(t, engine, safety), engine.config.threshold)
+    assert report["macro_f1"] >= 0.85, report["confusions"][:5]
+    assert report["urgent_help_recall"] == 1.0
+    assert len(report["predictions"]) == report["examples"]
