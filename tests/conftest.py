@@ -17,8 +17,9 @@ from bot.runtime import Runtime, build
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 #: A PostgreSQL server URL (e.g. postgresql+psycopg://u:p@127.0.0.1:5432/postgres). When set,
-#: every database test runs on a fresh database created on that server instead of SQLite.
+#: every database test runs twice: on a SQLite file and on a fresh database on that server.
 PG_URL = os.environ.get("BARNEBOT_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
 
 
 @pytest.fixture(scope="session")
@@ -27,9 +28,9 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("nlu-cache")
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> Iterator[str]:
-    if not PG_URL:
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite" or not PG_URL:
         yield f"sqlite:///{tmp_path / 'barnebot.sqlite3'}"
         return
     name = f"test_{uuid.uuid4().hex[:12]}"

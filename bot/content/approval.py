@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.content.schema import content_hash
+from bot.content.loader import parse_document
 
 _FIELD_LINE = re.compile(r"^(version|approved_by|approved_at|approved_hash):.*\n?", re.M)
 
@@ -20,12 +20,10 @@ _FIELD_LINE = re.compile(r"^(version|approved_by|approved_at|approved_hash):.*\n
 def approve(path: Path, by: str, now: datetime | None = None) -> tuple[int, str]:
     """Mark the document in ``path`` approved; returns (new version, hash)."""
     text = path.read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: not a content document")
-    digest = content_hash(data)
-    version = int(data.get("version") or 0)
-    if data.get("approved_hash") != digest:
+    document = parse_document(path)  # refuses invalid content: only valid text is approved
+    digest = document.content_hash()
+    version = document.version
+    if document.approved_hash != digest:
         version += 1
     stamp = (now or datetime.now(UTC)).replace(microsecond=0).isoformat()
     header = (

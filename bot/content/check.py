@@ -9,6 +9,7 @@ from pathlib import Path
 import jinja2
 
 from bot import intents
+from bot.content.citation import citation
 from bot.content.context import template_context
 from bot.content.loader import ContentError, ContentStore, iter_problems, load
 from bot.content.readability import lix
@@ -40,18 +41,25 @@ def _line_of(path: Path, needle: str) -> int | None:
     return None
 
 
-def _texts(topic: Topic) -> Iterator[tuple[str, str, float | None]]:
-    """(field name, template, which LIX limit key) for every child-facing text of a topic."""
-    yield "answer", topic.answer, None
+def _texts(topic: Topic) -> Iterator[tuple[str, str, bool]]:
+    """(field name, template, is it a 'læs mere' text) for every child-facing text."""
+    yield "answer", topic.answer, False
     for i, variant in enumerate(topic.variants):
-        yield f"variants[{i}].answer", variant.answer, None
+        yield f"variants[{i}].answer", variant.answer, False
     if topic.more:
-        yield "more", topic.more, -1.0
+        yield "more", topic.more, True
 
 
 def _check_template(
-    store: ContentStore, path: Path, name: str, source: str, limit: float, first_key: str
+    store: ContentStore,
+    path: Path,
+    name: str,
+    source: str,
+    limit: float,
+    first_key: str,
+    suffix: str = "",
 ) -> Iterator[Problem]:
+    """``suffix`` is what the bot adds under the text (the source line): it counts for length."""
     line = _line_of(path, first_key)
     try:
         unknown = undeclared_variables(source) - ALLOWED_VARIABLES
@@ -71,10 +79,11 @@ def _check_template(
         except jinja2.TemplateError as exc:
             yield Problem(path, f"{name}: kan ikke vises (alder {age}): {exc}", line)
             return
-        if len(text) > store.settings.max_chars:
+        shown = len(text) + (len(suffix) + 2 if suffix else 0)
+        if shown > store.settings.max_chars:
             yield Problem(
                 path,
-                f"{name}: {len(text)} tegn er for langt til én skærm "
+                f"{name}: {shown} tegn (med kildehenvisning) er for langt til én skærm "
                 f"(højst {store.settings.max_chars})",
                 line,
             )
@@ -127,10 +136,12 @@ def check(root: Path, *, require_approval: bool = True) -> list[Problem]:
     settings = store.settings
     for topic_id, topic in store.topics.items():
         path = store.files[topic_id]
-        for name, source, limit_key in _texts(topic):
-            limit = settings.lix_max_more if limit_key else settings.lix_max_answer
+        prefix = store.ui.texts.get("source_prefix", "")
+        for name, source, is_more in _texts(topic):
+            limit = settings.lix_max_more if is_more else settings.lix_max_answer
             first_key = name.split("[")[0].split(".")[-1] + ":"
-            problems.extend(_check_template(store, path, name, source, limit, first_key))
+            suffix = citation(topic, prefix)
+            problems.extend(_check_template(store, path, name, source, limit, first_key, suffix))
         for i, src in enumerate(topic.sources):
             if src.status != "verified" and not src.note:
                 problems.append(

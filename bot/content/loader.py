@@ -106,6 +106,18 @@ def parse(path: Path, model: type[M]) -> M:
         raise ContentError(path, f"{field_name}: {err['msg']}", _key_line(path, loc)) from exc
 
 
+DOCUMENT_MODELS: dict[str, type[Approval]] = {
+    "helplines.yml": Helplines,
+    "municipalities.yml": Municipalities,
+    "ui.yml": UiTexts,
+}
+
+
+def parse_document(path: Path) -> Approval:
+    """Any approvable content file: a topic, helplines, municipalities or UI texts."""
+    return parse(path, DOCUMENT_MODELS.get(path.name, Topic))
+
+
 def iter_problems(root: Path) -> Iterator[ContentError]:
     """Parse every file and yield each problem instead of stopping at the first."""
     for name, model in (

@@ -8,6 +8,7 @@ from typing import Any
 import jinja2
 
 from bot import intents
+from bot.content.citation import citation
 from bot.content.context import template_context
 from bot.content.loader import ContentStore
 from bot.content.render import render
@@ -84,7 +85,7 @@ class Responder:
             log.exception("content template failed", extra={"topic": topic_id})
             return self.holding()
         if topic.sources:
-            body += "\n\n" + self.sources_line(topic)
+            body += "\n\n" + citation(topic, self.ui("source_prefix"))
         buttons: list[Button] = []
         if with_buttons:
             if topic.more and not detail:
@@ -100,8 +101,3 @@ class Responder:
             urgent=topic.kind == "safety",
             meta={"version": str(topic.version), "hash": topic.approved_hash or ""},
         )
-
-    def sources_line(self, topic: Topic) -> str:
-        prefix = self.ui("source_prefix")
-        parts = [f"{s.label} – {s.url}" for s in topic.sources]
-        return prefix + " " + "\n".join(dict.fromkeys(parts))
