@@ -102,7 +102,7 @@ def test_content_check_passes_shipped_and_fails_broken(cli_env: dict[str, str], 
     broken = tmp_path / "content"
     shutil.copytree(REPO / "content", broken)
     topic = broken / "topics" / "complaint.yml"
-    topic.write_text(topic.read_text(encoding="utf-8").replace("klage", "klagee", 1))
+    topic.write_text(topic.read_text(encoding="utf-8").replace("Det er gratis at klage.", "Det er gratis at klage!", 1))
     bad = run(["content", "check", str(broken)], cli_env)
     assert bad.returncode == 1
     assert "complaint.yml" in bad.stdout and "godkend" in bad.stdout

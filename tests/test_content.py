@@ -158,7 +158,7 @@ def test_checker_reports_bad_phone_number(broken: Path) -> None:
 def test_changed_after_approval_is_detected_and_reapproval_fixes_it(broken: Path) -> None:
     path = broken / "topics" / "complaint.yml"
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("klage", "klagee", 1), encoding="utf-8")
+    path.write_text(text.replace("Det er gratis at klage.", "Det er gratis at klage!", 1), encoding="utf-8")
     assert "ændret efter godkendelsen" in _messages(broken)
     assert not load(broken).topics["complaint"].is_approved
     before = load(CONTENT).topics["complaint"].version
