@@ -58,7 +58,7 @@ def test_chat_interactive_numbers_press_buttons(cli_env: dict[str, str]) -> None
     result = run(["chat"], cli_env, "1\nkan jeg klage\n/quit\n")
     assert result.returncode == 0, result.stderr
     assert "[1]" in result.stdout and "robot" in result.stdout.lower()
-    assert "Ankestyrelsen" in result.stdout
+    assert "klage" in result.stdout and "§" in result.stdout
 
 
 def test_chat_answers_first_message_quickly(cli_env: dict[str, str]) -> None:

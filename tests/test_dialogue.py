@@ -26,6 +26,11 @@ def payloads(replies: list[Reply]) -> list[str]:
     return [b.payload for r in replies for b in r.buttons]
 
 
+def offers_a_way_on(replies: list[Reply]) -> bool:
+    """Never a dead end: the last reply has buttons (the menu, or topics to go on to)."""
+    return bool(replies and replies[-1].buttons)
+
+
 def joined(replies: list[Reply]) -> str:
     return "\n".join(r.text for r in replies)
 
@@ -107,7 +112,7 @@ def test_not_understood_offers_a_way_on_and_never_loops(runtime: Runtime) -> Non
     second = say(runtime, "zzkk vvbb")
     third = say(runtime, "ppqq")
     for replies in (first, second, third):
-        assert "menu" in payloads(replies)
+        assert offers_a_way_on(replies)
     assert joined(first) != joined(second)
     assert runtime.content.helplines.by_id()["boernetelefonen"].phone in joined(second)
 
@@ -143,7 +148,7 @@ def test_who_is_my_caseworker_with_municipality_in_the_question(runtime: Runtime
 def test_unknown_municipality_gets_a_kind_retry(runtime: Runtime) -> None:
     say(runtime, "hvem er min rådgiver")
     replies = say(runtime, "blablaby")
-    assert "menu" in payloads(replies)
+    assert offers_a_way_on(replies)
 
 
 def test_delete_my_data_asks_first_then_deletes_everything(runtime: Runtime) -> None:
@@ -155,7 +160,7 @@ def test_delete_my_data_asks_first_then_deletes_everything(runtime: Runtime) -> 
     with runtime.db.unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(AnswerLog)) >= 2
     done = press(runtime, "delete:yes")
-    assert done and "menu" in payloads(done)
+    assert offers_a_way_on(done)
     with runtime.db.unit_of_work() as s:
         keys = s.scalars(select(Conversation.chat_key)).all()
         logs = s.scalar(select(func.count()).select_from(AnswerLog).join(Conversation).where(
@@ -181,14 +186,14 @@ def test_forged_delete_button_without_confirmation_deletes_nothing(runtime: Runt
 def test_stale_or_forged_buttons_get_a_kind_answer(runtime: Runtime) -> None:
     for payload in ["topic:no_such", "x" * 200, "delete:all", "", "menu:extra:stuff"]:
         replies = press(runtime, payload)
-        assert replies and "menu" in payloads(replies), payload
+        assert offers_a_way_on(replies), payload
 
 
 def test_unsupported_empty_and_unknown_command(runtime: Runtime) -> None:
     for message in [UserMessage(CHAT, unsupported=True), UserMessage(CHAT, text="   "),
                     UserMessage(CHAT, text="/frobnicate")]:
         replies = runtime.assistant.handle(message)
-        assert replies and payloads(replies), message
+        assert offers_a_way_on(replies), message
 
 
 def test_group_chat_gets_a_privacy_note_and_nothing_is_stored(runtime: Runtime) -> None:
@@ -201,9 +206,9 @@ def test_group_chat_gets_a_privacy_note_and_nothing_is_stored(runtime: Runtime) 
 
 def test_ten_thousand_characters_and_emoji_only(runtime: Runtime) -> None:
     long = say(runtime, "jeg vil gerne vide noget om mine rettigheder " * 230)
-    assert long and payloads(long)
+    assert offers_a_way_on(long)
     emoji = say(runtime, "😭😭😭")
-    assert emoji and payloads(emoji)
+    assert offers_a_way_on(emoji)
 
 
 def test_two_children_never_see_each_others_state(runtime: Runtime) -> None:

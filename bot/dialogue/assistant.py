@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -15,8 +16,9 @@ from bot.dialogue import commands, payloads
 from bot.dialogue.messages import Button, Reply, UserMessage
 from bot.dialogue.responder import Responder
 from bot.nlu.engine import NluEngine
+from bot.nlu.pipeline import understand
 from bot.nlu.result import ParseResult, entity_value
-from bot.safety.layer import SafetyLayer, SafetyResult
+from bot.safety.layer import SafetyLayer
 from bot.storage import conversations
 from bot.storage.db import Database
 from bot.storage.models import Conversation, utcnow
@@ -122,10 +124,9 @@ class Assistant:
                 self._route(turn, intent, parse=None)
             return
 
-        parse = self.nlu.parse(text)
-        verdict = self.safety.check(text, parse.get("intent_ranking"))
-        if verdict.flagged:
-            self._urgent(turn, verdict)
+        parse = understand(text, self.nlu, self.safety)
+        if parse["intent"]["name"] == intents.URGENT:
+            self._urgent(turn, parse.get("safety"))
             return
         self._remember_entities(turn, parse)
         if self._continue_form(turn, text, parse):
@@ -226,14 +227,11 @@ class Assistant:
             turn.disclosed |= topic_id in DISCLOSING_TOPICS
         return reply
 
-    def _urgent(self, turn: Turn, verdict: SafetyResult | None) -> None:
+    def _urgent(self, turn: Turn, verdict: dict[str, Any] | None) -> None:
         if verdict is not None:
             log.warning(
                 "safety layer flagged a message",
-                extra={
-                    "categories": list(verdict.categories),
-                    "detectors": list(verdict.detectors),
-                },
+                extra={"categories": verdict["categories"], "detectors": verdict["detectors"]},
             )
         turn.conversation.form = None
         reply = self._topic(turn, intents.URGENT)

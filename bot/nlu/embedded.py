@@ -137,6 +137,10 @@ class EmbeddedEngine:
                 _atomic_pickle(model, path)
         return cls(model, config, matcher)
 
+    @property
+    def threshold(self) -> float:
+        return self.config.threshold
+
     def classify(self, text: str) -> list[Intent]:
         probabilities = self._model.predict_proba([clip(text)])[0]
         ranking = sorted(zip(self._labels, probabilities, strict=True), key=lambda p: -p[1])
@@ -149,7 +153,7 @@ class EmbeddedEngine:
     def parse(self, text: str) -> ParseResult:
         ranking = self.classify(text) if text.strip() else []
         top = ranking[0] if ranking else Intent(name=intents.FALLBACK, confidence=1.0)
-        if top["confidence"] < self.config.threshold:
+        if top["confidence"] < self.threshold:
             top = Intent(name=intents.FALLBACK, confidence=top["confidence"])
         return ParseResult(
             text=text,

@@ -60,13 +60,21 @@ def extract_age(text: str) -> Entity | None:
 
 
 _TOKEN = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+_PLACE_BEFORE = frozenset({"i", "fra", "bor", "bo", "boede", "kommune", "pa"})
+#: municipality names that are also everyday Danish words once æøå are folded
+#: (køge/koge "boil", skive "slice", odder "otter", greve "count", tønder "barrels"…)
+ORDINARY_WORD_NAMES = frozenset(
+    {"koge", "vejen", "tonder", "skive", "odder", "greve", "lejre", "varde", "sola", "hals"}
+)
 
 
 class MunicipalityMatcher:
     """Finds a municipality in text: exact on folded names and synonyms, fuzzy on typos.
 
     ``common_words`` are ordinary words from the training data ("skrive", "hjem"): they are
-    matched only exactly, so "jeg vil skrive" never becomes Skive.
+    matched only exactly, so "jeg vil skrive" never becomes Skive. A name that is itself an
+    ordinary word once æøå are folded ("koge" for Køge, "vejen") counts only where it reads
+    as a place: after "i"/"fra"/"bor", before "kommune", or as the whole message.
     """
 
     def __init__(
@@ -85,8 +93,18 @@ class MunicipalityMatcher:
             target = self._index.get(fold(name), name)
             self._index[fold(variant)] = target
         self._keys = list(self._index)
-        self._common = {fold(w) for w in common_words} - set(self._index)
+        words = {fold(w) for w in common_words}
+        self._common = words - set(self._index)
+        self._ambiguous = (words | ORDINARY_WORD_NAMES) & set(self._index)
         self._max_words = max((k.count(" ") + k.count("-") + 1 for k in self._keys), default=1)
+
+    def _reads_as_place(self, tokens: list[tuple[int, int, str]], i: int, size: int) -> bool:
+        key = " ".join(t[2] for t in tokens[i : i + size])
+        if key not in self._ambiguous or len(tokens) == size:
+            return True
+        before = tokens[i - 1][2] if i > 0 else ""
+        after = tokens[i + size][2] if i + size < len(tokens) else ""
+        return before in _PLACE_BEFORE or after.startswith("kommune")
 
     def __call__(self, text: str) -> Entity | None:
         tokens = [(m.start(), m.end(), fold(m.group())) for m in _TOKEN.finditer(text)]
@@ -97,7 +115,7 @@ class MunicipalityMatcher:
                 key = " ".join(t[2] for t in span)
                 start, end = span[0][0], span[-1][1]
                 for candidate in (key, key.replace(" ", "-")):
-                    if candidate in self._index:
+                    if candidate in self._index and self._reads_as_place(tokens, i, size):
                         return Entity(
                             entity="municipality",
                             start=start,
@@ -105,7 +123,7 @@ class MunicipalityMatcher:
                             value=self._index[candidate],
                             extractor=EXTRACTOR,
                         )
-                if size > 1 or len(key) < 5 or key in self._common:
+                if size > 1 or len(key) < 5 or key in self._common or key in self._ambiguous:
                     continue
                 max_edits = 1 if len(key) < 9 else 2
                 hit = process.extractOne(

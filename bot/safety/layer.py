@@ -71,14 +71,23 @@ class Lexicon:
             },
         )
 
-    def scan(self, text: str) -> tuple[str, ...]:
+    def without_lookalikes(self, text: str) -> tuple[str, bool]:
+        """Folded text with harmless look-alike phrases cut out, and whether any were."""
         folded = fold(text)
+        cleaned = folded
         for pattern in self.lookalikes:
-            folded = pattern.sub(" ~ ", folded)
+            cleaned = pattern.sub(" ~ ", cleaned)
+        return cleaned, cleaned != folded
+
+    def scan(self, text: str) -> tuple[str, ...]:
+        cleaned, _ = self.without_lookalikes(text)
+        return self.scan_folded(cleaned)
+
+    def scan_folded(self, cleaned: str) -> tuple[str, ...]:
         return tuple(
             name
             for name, patterns in self.categories.items()
-            if any(p.search(folded) for p in patterns)
+            if any(p.search(cleaned) for p in patterns)
         )
 
 
@@ -87,20 +96,23 @@ class SafetyLayer:
         self,
         lexicon: Lexicon | None = None,
         classifier: Classifier | None = None,
-        classifier_threshold: float = 0.6,
+        classifier_threshold: float = 0.75,
     ) -> None:
         self.lexicon = lexicon or Lexicon.load()
         self.classifier = classifier
         self.classifier_threshold = classifier_threshold
 
     def check(self, text: str, ranking: list[Intent] | None = None) -> SafetyResult:
+        """Is this message acute danger? ``ranking`` is the NLU's, when already computed."""
         if not text.strip():
             return SafetyResult(False)
-        categories = self.lexicon.scan(text)
+        cleaned, had_lookalikes = self.lexicon.without_lookalikes(text)
+        categories = self.lexicon.scan_folded(cleaned)
         detectors = ["lexicon"] if categories else []
         confidence = None
-        if ranking is None and self.classifier is not None:
-            ranking = self.classifier.classify(text)
+        if self.classifier is not None and (ranking is None or had_lookalikes):
+            # The classifier, too, judges the text without "jeg dør af grin".
+            ranking = self.classifier.classify(cleaned)
         if ranking:
             confidence = next(
                 (i["confidence"] for i in ranking if i["name"] == intents.URGENT), 0.0
