@@ -23,8 +23,13 @@ from pathlib import Path
 def one_run(env: dict[str, str]) -> float:
     barnebot = shutil.which("barnebot", path=str(Path(sys.executable).parent)) or "barnebot"
     started = time.perf_counter()
-    proc = subprocess.Popen([barnebot, "chat", "--json"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [barnebot, "chat", "--json"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert proc.stdin and proc.stdout
     proc.stdin.write('{"text": "hvad er en bisidder"}\n')
     proc.stdin.flush()
@@ -47,18 +52,28 @@ def main() -> None:
         for i in range(args.runs):
             if args.cold_cache:
                 shutil.rmtree(cache, ignore_errors=True)
-            env = {**os.environ, "BARNEBOT_CACHE_DIR": str(cache),
-                   "BARNEBOT_DATABASE_URL": f"sqlite:///{tmp}/run{i}.sqlite3"}
+            env = {
+                **os.environ,
+                "BARNEBOT_CACHE_DIR": str(cache),
+                "BARNEBOT_DATABASE_URL": f"sqlite:///{tmp}/run{i}.sqlite3",
+            }
             if i == 0 and not args.cold_cache:
                 one_run(env)  # train once; the runs below measure a normal start
             times.append(one_run(env))
-    print(json.dumps({
-        "runs": args.runs,
-        "cold_cache": args.cold_cache,
-        "first_answer_median_s": round(statistics.median(times), 3),
-        "first_answer_max_s": round(max(times), 3),
-        "child_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "runs": args.runs,
+                "cold_cache": args.cold_cache,
+                "first_answer_median_s": round(statistics.median(times), 3),
+                "first_answer_max_s": round(max(times), 3),
+                "child_peak_rss_mb": round(
+                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
+                ),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

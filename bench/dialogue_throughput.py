@@ -43,7 +43,9 @@ def main() -> None:
         for i in range(args.messages):
             chat = f"bench:{rng.randrange(args.chats)}"
             if i % 5 == 4:
-                message = UserMessage(chat, button=rng.choice(["menu", "rights", "topic:complaint"]))
+                message = UserMessage(
+                    chat, button=rng.choice(["menu", "rights", "topic:complaint"])
+                )
             else:
                 message = UserMessage(chat, text=rng.choice(texts))
             t0 = time.perf_counter()

@@ -1,6 +1,8 @@
 """Regenerate content/municipalities.yml from shared/reference/kommuner.csv.
 
-Usage: python scripts/import_municipalities.py ../shared/reference/kommuner.csv content/municipalities.yml
+Usage:
+    python scripts/import_municipalities.py \
+        ../shared/reference/kommuner.csv content/municipalities.yml
 Only values the reference marks as seen in a source are kept (phone, child/family page).
 """
 
@@ -32,7 +34,8 @@ def main(src: Path, dst: Path) -> None:
             )
     header = (
         "# Danmarks 98 kommuner. Lavet ud fra shared/reference/kommuner.csv med\n"
-        "# scripts/import_municipalities.py. Telefon og link vises kun, hvor de er set i en kilde.\n"
+        "# scripts/import_municipalities.py.\n"
+        "# Telefon og link vises kun, hvor de er set i en kilde.\n"
         "# Redaktører: tjek tal og links på kommunens egen hjemmeside, før I godkender.\n"
     )
     body = yaml.safe_dump({"municipalities": rows}, allow_unicode=True, sort_keys=False, width=200)

@@ -17,14 +17,35 @@ from .conftest import DATA, REPO
 BARNEBOT = shutil.which("barnebot", path=str(Path(sys.executable).parent)) or "barnebot"
 
 
-def run(args: list[str], env: dict[str, str], stdin: str = "", timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([BARNEBOT, *args], input=stdin, capture_output=True, text=True,
-                          env=env, timeout=timeout, check=False)
+def run(
+    args: list[str], env: dict[str, str], stdin: str = "", timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [BARNEBOT, *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
 
 
-@pytest.mark.parametrize("args", [[], ["chat"], ["nlu"], ["nlu", "parse"], ["nlu", "eval"],
-                                  ["content"], ["content", "check"], ["content", "approve"],
-                                  ["db"], ["db", "upgrade"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["chat"],
+        ["nlu"],
+        ["nlu", "parse"],
+        ["nlu", "eval"],
+        ["content"],
+        ["content", "check"],
+        ["content", "approve"],
+        ["db"],
+        ["db", "upgrade"],
+    ],
+)
 def test_every_command_has_help(args: list[str], cli_env: dict[str, str]) -> None:
     result = run([*args, "--help"], cli_env)
     assert result.returncode == 0, result.stderr
@@ -39,8 +60,10 @@ def test_chat_json_protocol(cli_env: dict[str, str]) -> None:
         {"button": "forged:payload"},
         "not json",
     ]
-    stdin = "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False)
-                      for x in lines) + "\n"
+    stdin = (
+        "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines)
+        + "\n"
+    )
     result = run(["chat", "--json"], cli_env, stdin)
     assert result.returncode == 0, result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines()]
@@ -89,20 +112,33 @@ def test_nlu_eval_json(cli_env: dict[str, str]) -> None:
     result = run(["nlu", "eval", str(DATA / "nlu_heldout.yml"), "--json"], cli_env)
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
-    for key in ("accuracy", "macro_f1", "per_intent", "confusions", "predictions",
-                "confident_wrong", "out_of_scope"):
+    for key in (
+        "accuracy",
+        "macro_f1",
+        "per_intent",
+        "confusions",
+        "predictions",
+        "confident_wrong",
+        "out_of_scope",
+    ):
         assert key in doc
     first = doc["predictions"][0]
     assert set(first) == {"text", "expected", "predicted", "confidence"}
 
 
-def test_content_check_passes_shipped_and_fails_broken(cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_content_check_passes_shipped_and_fails_broken(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
     ok = run(["content", "check"], cli_env)
     assert ok.returncode == 0, ok.stdout
     broken = tmp_path / "content"
     shutil.copytree(REPO / "content", broken)
     topic = broken / "topics" / "complaint.yml"
-    topic.write_text(topic.read_text(encoding="utf-8").replace("Det er gratis at klage.", "Det er gratis at klage!", 1))
+    topic.write_text(
+        topic.read_text(encoding="utf-8").replace(
+            "Det er gratis at klage.", "Det er gratis at klage!", 1
+        )
+    )
     bad = run(["content", "check", str(broken)], cli_env)
     assert bad.returncode == 1
     assert "complaint.yml" in bad.stdout and "godkend" in bad.stdout

@@ -121,9 +121,11 @@ def test_checker_reports_template_syntax_error(broken: Path) -> None:
 
 
 def test_checker_reports_hard_text_with_lix(broken: Path) -> None:
-    hard = ("Kommunalbestyrelsens afgørelser vedrørende særlig støtte kan påklages til "
-            "Ankestyrelsen af forældremyndighedsindehaveren samt den unge, såfremt vedkommende "
-            "er fyldt ti år og sagen vedrører støtteforanstaltninger efter lovgivningen.")
+    hard = (
+        "Kommunalbestyrelsens afgørelser vedrørende særlig støtte kan påklages til "
+        "Ankestyrelsen af forældremyndighedsindehaveren samt den unge, såfremt vedkommende "
+        "er fyldt ti år og sagen vedrører støtteforanstaltninger efter lovgivningen."
+    )
     _edit(broken / "topics" / "complaint.yml", answer=hard, variants=[])
     assert "LIX" in _messages(broken) and "Længste sætning" in _messages(broken)
 
@@ -158,7 +160,9 @@ def test_checker_reports_bad_phone_number(broken: Path) -> None:
 def test_changed_after_approval_is_detected_and_reapproval_fixes_it(broken: Path) -> None:
     path = broken / "topics" / "complaint.yml"
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("Det er gratis at klage.", "Det er gratis at klage!", 1), encoding="utf-8")
+    path.write_text(
+        text.replace("Det er gratis at klage.", "Det er gratis at klage!", 1), encoding="utf-8"
+    )
     assert "ændret efter godkendelsen" in _messages(broken)
     assert not load(broken).topics["complaint"].is_approved
     before = load(CONTENT).topics["complaint"].version

@@ -42,7 +42,9 @@ def topics(replies: list[Reply]) -> list[str | None]:
 def test_start_says_plainly_it_is_a_robot_and_offers_a_menu(runtime: Runtime) -> None:
     replies = say(runtime, "/start")
     assert "robot" in joined(replies).lower()
-    assert set(runtime.content.settings.menu_topics) <= {p.split(":")[-1] for p in payloads(replies)}
+    assert set(runtime.content.settings.menu_topics) <= {
+        p.split(":")[-1] for p in payloads(replies)
+    }
 
 
 def test_first_contact_with_a_question_still_discloses_the_robot(runtime: Runtime) -> None:
@@ -61,7 +63,9 @@ def test_robot_is_disclosed_again_after_a_day(runtime: Runtime) -> None:
     assert "robot" in joined(say(runtime, "hvad er en bisidder")).lower()
 
 
-def test_rights_question_with_typos_gets_the_topic_with_source_and_buttons(runtime: Runtime) -> None:
+def test_rights_question_with_typos_gets_the_topic_with_source_and_buttons(
+    runtime: Runtime,
+) -> None:
     replies = say(runtime, "hvd er en bisider")
     reply = next(r for r in replies if r.topic)
     assert reply.topic == "support_person"
@@ -131,7 +135,9 @@ def test_harmless_lookalike_is_not_an_emergency(runtime: Runtime) -> None:
     assert not any(r.urgent for r in replies)
 
 
-def test_who_is_my_caseworker_asks_municipality_then_gives_general_contact(runtime: Runtime) -> None:
+def test_who_is_my_caseworker_asks_municipality_then_gives_general_contact(
+    runtime: Runtime,
+) -> None:
     replies = say(runtime, "hvem er min sagsbehandler")
     assert topics(replies) == ["who_is_my_caseworker"]
     contact = say(runtime, "aarhus")
@@ -163,8 +169,12 @@ def test_delete_my_data_asks_first_then_deletes_everything(runtime: Runtime) -> 
     assert offers_a_way_on(done)
     with runtime.db.unit_of_work() as s:
         keys = s.scalars(select(Conversation.chat_key)).all()
-        logs = s.scalar(select(func.count()).select_from(AnswerLog).join(Conversation).where(
-            Conversation.chat_key == CHAT))
+        logs = s.scalar(
+            select(func.count())
+            .select_from(AnswerLog)
+            .join(Conversation)
+            .where(Conversation.chat_key == CHAT)
+        )
     assert keys == ["test:other"] and logs == 0
 
 
@@ -190,15 +200,19 @@ def test_stale_or_forged_buttons_get_a_kind_answer(runtime: Runtime) -> None:
 
 
 def test_unsupported_empty_and_unknown_command(runtime: Runtime) -> None:
-    for message in [UserMessage(CHAT, unsupported=True), UserMessage(CHAT, text="   "),
-                    UserMessage(CHAT, text="/frobnicate")]:
+    for message in [
+        UserMessage(CHAT, unsupported=True),
+        UserMessage(CHAT, text="   "),
+        UserMessage(CHAT, text="/frobnicate"),
+    ]:
         replies = runtime.assistant.handle(message)
         assert offers_a_way_on(replies), message
 
 
 def test_group_chat_gets_a_privacy_note_and_nothing_is_stored(runtime: Runtime) -> None:
-    replies = runtime.assistant.handle(UserMessage("test:group", text="min far slår mig",
-                                                   in_group=True))
+    replies = runtime.assistant.handle(
+        UserMessage("test:group", text="min far slår mig", in_group=True)
+    )
     assert len(replies) == 1 and not replies[0].urgent
     with runtime.db.unit_of_work() as s:
         assert s.scalar(select(func.count()).select_from(Conversation)) == 0
@@ -258,7 +272,12 @@ def test_changed_content_is_not_served(settings: Settings, tmp_path) -> None:  #
     root = tmp_path / "content"
     shutil.copytree(settings.content_dir, root)
     path = root / "topics" / "complaint.yml"
-    path.write_text(path.read_text(encoding="utf-8").replace("Det er gratis at klage.", "Det er gratis at klage!", 1), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace(
+            "Det er gratis at klage.", "Det er gratis at klage!", 1
+        ),
+        encoding="utf-8",
+    )
     rt = build(settings.model_copy(update={"content_dir": root}))
     try:
         replies = say(rt, "kan jeg klage over kommunen")

@@ -54,7 +54,9 @@ def test_lookup_table_has_all_98_municipalities_with_and_without_aeoeaa() -> Non
 
 
 def test_annotations_are_stripped_with_offsets() -> None:
-    text, entities = strip_annotations('jeg er [11](age) og bor i [kbh]{"entity": "municipality", "value": "København"}')
+    text, entities = strip_annotations(
+        'jeg er [11](age) og bor i [kbh]{"entity": "municipality", "value": "København"}'
+    )
     assert text == "jeg er 11 og bor i kbh"
     assert entities == (("age", "11", 7, 9), ("municipality", "København", 19, 22))
 

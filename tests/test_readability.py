@@ -19,7 +19,9 @@ def test_short_sentences_and_line_breaks_count_as_sentences() -> None:
 
 
 def test_template_tags_and_links_do_not_inflate_the_score() -> None:
-    with_tags = lix("Ring til {{ helplines.boernetelefonen.phone }}. Se https://ast.dk/klage-over-afgoerelser.")
+    with_tags = lix(
+        "Ring til {{ helplines.boernetelefonen.phone }}. Se https://ast.dk/klage-over-afgoerelser."
+    )
     assert with_tags.long_words == 0
     assert with_tags.words == 4  # Ring, til, X, Se
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
@@ -41,8 +39,13 @@ def test_lookalikes_rarely_flagged(layer: SafetyLayer) -> None:
 
 def test_lexicon_alone_catches_the_common_phrasings() -> None:
     layer = SafetyLayer(classifier=None)
-    for text in ["min far slår mig", "jeg vil ikke leve mere", "jeg toer ikke gaa hjem",
-                 "han truer med at dele mine nøgenbilleder", "jeg skaerer i mig selv"]:
+    for text in [
+        "min far slår mig",
+        "jeg vil ikke leve mere",
+        "jeg toer ikke gaa hjem",
+        "han truer med at dele mine nøgenbilleder",
+        "jeg skaerer i mig selv",
+    ]:
         assert layer.check(text).flagged, text
 
 

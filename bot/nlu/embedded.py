@@ -1,4 +1,4 @@
-"""The embedded NLU engine: a character n-gram linear classifier trained from ``nlu/``.
+"""The embedded NLU engine: a character n-gram logistic classifier trained from ``nlu/``.
 
 Children write with typos, without æøå, in slang: character n-grams over folded text carry
 most of the signal, and a linear model trains in seconds on a laptop. The trained model is
@@ -35,7 +35,7 @@ class EmbeddedConfig:
     """``nlu/embedded.yml``: the engine's own settings, kept beside the training data."""
 
     threshold: float = 0.3
-    c: float = 10.0
+    alpha: float = 1e-5
     char_ngrams: tuple[int, int] = (2, 5)
     word_ngrams: tuple[int, int] = (1, 2)
 
@@ -46,7 +46,7 @@ class EmbeddedConfig:
         raw: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         return cls(
             threshold=float(raw.get("threshold", cls.threshold)),
-            c=float(raw.get("c", cls.c)),
+            alpha=float(raw.get("alpha", cls.alpha)),
             char_ngrams=tuple(raw.get("char_ngrams", cls.char_ngrams)),
             word_ngrams=tuple(raw.get("word_ngrams", cls.word_ngrams)),
         )
@@ -54,7 +54,7 @@ class EmbeddedConfig:
 
 def build_pipeline(config: EmbeddedConfig) -> Any:
     from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import SGDClassifier
     from sklearn.pipeline import make_pipeline, make_union
 
     features = make_union(
@@ -73,7 +73,12 @@ def build_pipeline(config: EmbeddedConfig) -> Any:
             token_pattern=r"(?u)\b\w+\b|[^\w\s]",
         ),
     )
-    return make_pipeline(features, LogisticRegression(C=config.c, max_iter=3000))
+    # Logistic loss (so confidences are probabilities) fitted by SGD: as accurate as
+    # LogisticRegression(lbfgs) here, 25× faster to train (bench/nlu_compare.py).
+    classifier = SGDClassifier(
+        loss="log_loss", alpha=config.alpha, max_iter=50, tol=1e-4, random_state=0
+    )
+    return make_pipeline(features, classifier)
 
 
 def common_words(data: TrainingData) -> set[str]:
