@@ -7,15 +7,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import random
 import resource
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bot.config import Settings
 from bot.dialogue.messages import UserMessage
+from bot.logs import configure_logging
 from bot.nlu.training_data import load_files
 from bot.runtime import build
 
@@ -27,12 +32,21 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--chats", type=int, default=50)
     args = parser.parse_args()
+    configure_logging(logging.ERROR)
     texts = [e.text for e in load_files([REPO / "tests" / "data" / "nlu_heldout.yml"]).examples]
     rng = random.Random(7)
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(
             BARNEBOT_DATABASE_URL=f"sqlite:///{tmp}/bench.sqlite3",
             BARNEBOT_CACHE_DIR=Path(tmp) / "cache",
+        )
+        # Train in a child process, so this process's peak RSS is that of a running bot
+        # (which loads the cached model), not of training.
+        subprocess.run(
+            [sys.executable, "-m", "bot", "nlu", "parse", "hej"],
+            env={**os.environ, "BARNEBOT_CACHE_DIR": str(settings.cache_dir)},
+            check=True,
+            capture_output=True,
         )
         runtime = build(settings)
         handle = runtime.assistant.handle

@@ -107,12 +107,12 @@ def test_model_is_cached_by_data_hash(tmp_path: Path) -> None:
     started = time.perf_counter()
     EmbeddedEngine.from_directory(REPO / "nlu", tmp_path)
     trained = time.perf_counter() - started
-    cached = list(tmp_path.glob("nlu-*.pkl"))
+    cached = list(tmp_path.glob("nlu-*.npz"))
     assert len(cached) == 1
     started = time.perf_counter()
     EmbeddedEngine.from_directory(REPO / "nlu", tmp_path)
     assert time.perf_counter() - started < trained
-    assert list(tmp_path.glob("nlu-*.pkl")) == cached
+    assert list(tmp_path.glob("nlu-*.npz")) == cached
 
 
 def test_heldout_macro_f1_meets_the_bar(engine: EmbeddedEngine) -> None:
@@ -121,3 +121,31 @@ def test_heldout_macro_f1_meets_the_bar(engine: EmbeddedEngine) -> None:
     assert report["macro_f1"] >= 0.85, report["confusions"][:5]
     assert report["urgent_help_recall"] == 1.0
     assert len(report["predictions"]) == report["examples"]
+
+
+def test_compact_model_matches_scikit_learn_exactly() -> None:
+    """The inference arithmetic in bot/nlu/linear_model.py is scikit-learn's, to 1e-9."""
+    import numpy as np
+
+    from bot.nlu.embedded import EmbeddedConfig, build_pipeline
+    from bot.nlu.linear_model import LinearModel
+
+    data = load_dir(REPO / "nlu" / "data")
+    pipeline = build_pipeline(EmbeddedConfig())
+    pipeline.fit([e.text for e in data.examples], [e.intent for e in data.examples])
+    compact = LinearModel.from_pipeline(pipeline)
+    texts = [e.text for e in load_files([HELDOUT]).examples]
+    texts += ["", "😭😭😭", "a", "HJÆLP!!!", "x " * 500, "jeg er 12 år og bor i Aarhus"]
+    expected = pipeline.predict_proba(texts)
+    for text, row in zip(texts, expected, strict=True):
+        assert np.allclose(compact.predict_proba(text), row, atol=1e-9), text
+    assert compact.labels == tuple(pipeline.classes_)
+
+
+def test_model_cache_is_plain_arrays_not_pickle(tmp_path: Path) -> None:
+    import numpy as np
+
+    EmbeddedEngine.from_directory(REPO / "nlu", tmp_path)
+    (cached,) = tmp_path.glob("nlu-*.npz")
+    with np.load(cached, allow_pickle=False) as data:
+        assert {"meta", "coef", "intercept"} <= set(data.files)

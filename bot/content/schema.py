@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 from datetime import datetime
+from functools import cached_property
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -39,8 +40,9 @@ class Approval(Strict):
     def content_hash(self) -> str:
         return content_hash(self.model_dump(mode="json"))
 
-    @property
+    @cached_property
     def is_approved(self) -> bool:
+        """Computed once: documents are frozen, so their hash cannot change after load."""
         return self.approved_hash is not None and self.approved_hash == self.content_hash()
 
 

@@ -309,7 +309,8 @@ class Assistant:
     def _record(self, turn: Turn) -> None:
         conversation = turn.conversation
         conversation.updated_at = utcnow()
-        turn.session.flush()
+        if conversation.id is None:  # a new chat: its id is needed for the answer log
+            turn.session.flush()
         for reply in turn.replies:
             if reply.topic:
                 conversations.log_answer(

@@ -3,31 +3,31 @@
 Children write with typos, without æøå, in slang: character n-grams over folded text carry
 most of the signal, and a linear model trains in seconds on a laptop. The trained model is
 cached on disk keyed by a hash of the training data and the engine settings, so a fresh
-``barnebot chat`` only trains once.
+``barnebot chat`` only trains once; inference runs on the compact ``LinearModel`` and never
+imports scikit-learn.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import pickle
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from bot import intents
 from bot.nlu.entities import MunicipalityMatcher, extract_age
+from bot.nlu.linear_model import LinearModel
 from bot.nlu.result import Entity, Intent, ParseResult
 from bot.nlu.text import clip, fold
 from bot.nlu.training_data import TrainingData, load_dir
 
 log = logging.getLogger(__name__)
-MODEL_FORMAT = "1"
+MODEL_FORMAT = "2"
 
 
 @dataclass(frozen=True)
@@ -95,17 +95,19 @@ def common_words(data: TrainingData) -> set[str]:
 class EmbeddedEngine:
     name = "embedded"
 
-    def __init__(self, model: Any, config: EmbeddedConfig, matcher: MunicipalityMatcher) -> None:
+    def __init__(
+        self, model: LinearModel, config: EmbeddedConfig, matcher: MunicipalityMatcher
+    ) -> None:
         self._model = model
-        self._labels: list[str] = list(model.classes_)
         self.config = config
         self._matcher = matcher
 
     @classmethod
-    def train(cls, data: TrainingData, config: EmbeddedConfig) -> Any:
-        model = build_pipeline(config)
-        model.fit([e.text for e in data.examples], [e.intent for e in data.examples])
-        return model
+    def train(cls, data: TrainingData, config: EmbeddedConfig) -> LinearModel:
+        """Fit with scikit-learn (imported only here) and keep the compact model."""
+        pipeline = build_pipeline(config)
+        pipeline.fit([e.text for e in data.examples], [e.intent for e in data.examples])
+        return LinearModel.from_pipeline(pipeline)
 
     @classmethod
     def from_directory(cls, nlu_dir: Path, cache_dir: Path | None = None) -> EmbeddedEngine:
@@ -115,19 +117,16 @@ class EmbeddedEngine:
         matcher = MunicipalityMatcher(
             data.lookups.get("municipality", []), data.synonyms, common_words(data)
         )
-        import sklearn
-
         key = hashlib.sha256(
-            f"{MODEL_FORMAT}|{sklearn.__version__}|{config}|{data.fingerprint}".encode()
+            f"{MODEL_FORMAT}|{sklearn_version()}|{config}|{data.fingerprint}".encode()
         ).hexdigest()[:24]
+        path = cache_dir / f"nlu-{key}.npz" if cache_dir else None
         model = None
-        path = cache_dir / f"nlu-{key}.pkl" if cache_dir else None
         if path and path.is_file():
             try:
-                with path.open("rb") as fh:
-                    model = pickle.load(fh)  # our own cache file, written below
-            except Exception:  # a damaged cache is retrained, never fatal
-                log.warning("nlu model cache unreadable; retraining", extra={"path": str(path)})
+                model = LinearModel.load(path)
+            except (OSError, ValueError, KeyError):  # a damaged cache is retrained
+                log.warning("nlu model cache unreadable; retraining")
         if model is None:
             started = time.perf_counter()
             model = cls.train(data, config)
@@ -139,7 +138,10 @@ class EmbeddedEngine:
                 },
             )
             if path:
-                _atomic_pickle(model, path)
+                try:
+                    model.save(path)
+                except OSError:
+                    log.warning("nlu model cache not writable; continuing without cache")
         return cls(model, config, matcher)
 
     @property
@@ -147,9 +149,12 @@ class EmbeddedEngine:
         return self.config.threshold
 
     def classify(self, text: str) -> list[Intent]:
-        probabilities = self._model.predict_proba([clip(text)])[0]
-        ranking = sorted(zip(self._labels, probabilities, strict=True), key=lambda p: -p[1])
-        return [Intent(name=str(n), confidence=round(float(p), 4)) for n, p in ranking[:10]]
+        probabilities = self._model.predict_proba(clip(text))
+        order = np.argsort(-probabilities)[:10]
+        return [
+            Intent(name=self._model.labels[i], confidence=round(float(probabilities[i]), 4))
+            for i in order
+        ]
 
     def entities(self, text: str) -> list[Entity]:
         found = [e for e in (extract_age(text), self._matcher(text)) if e is not None]
@@ -169,12 +174,11 @@ class EmbeddedEngine:
         )
 
 
-def _atomic_pickle(obj: Any, path: Path) -> None:
+def sklearn_version() -> str:
+    """The installed scikit-learn's version, without importing it (part of the cache key)."""
+    from importlib.metadata import PackageNotFoundError, version
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    except OSError:
-        log.warning("nlu model cache not writable; continuing without cache")
+        return version("scikit-learn")
+    except PackageNotFoundError:
+        return "none"
