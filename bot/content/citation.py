@@ -14,5 +14,10 @@ def citation(topic: Topic, prefix: str) -> str:
     if not topic.sources:
         return ""
     legal = [s for s in topic.sources if "§" in s.paragraph] or topic.sources[:1]
-    labels = dict.fromkeys(s.label for s in legal)
+    by_law: dict[str, list[str]] = {}
+    for source in legal:
+        paragraphs = by_law.setdefault(source.law, [])
+        if source.paragraph not in paragraphs:
+            paragraphs.append(source.paragraph)
+    labels = [f"{law} {', '.join(paragraphs)}" for law, paragraphs in by_law.items()]
     return f"{prefix} {' · '.join(labels)}\n{legal[0].url}"

@@ -31,6 +31,8 @@ DISCLOSING_TOPICS = frozenset({"greet", "bot_challenge", "urgent_help"})
 FORM_MUNICIPALITY = "ask_municipality"
 FORM_DELETE = "confirm_delete"
 MAX_TEXT_CHARS = 10_000
+#: a "did you mean" button is offered only for intents at least this likely
+GUESS_MIN_CONFIDENCE = 0.2
 
 
 @dataclass
@@ -246,7 +248,8 @@ class Assistant:
             guesses = [
                 i["name"]
                 for i in ranking[:3]
-                if i["name"] not in (intents.FALLBACK, intents.URGENT) and i["confidence"] >= 0.1
+                if i["name"] not in (intents.FALLBACK, intents.URGENT)
+                and i["confidence"] >= GUESS_MIN_CONFIDENCE
             ][:2]
             if guesses:
                 turn.replies.append(self.respond.text("fallback_first"))
