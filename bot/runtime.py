@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.config import Settings, get_settings
+from bot.config import Settings, get_settings, secret_key
 from bot.content.loader import ContentStore, load
 from bot.dialogue.assistant import Assistant
 from bot.nlu.embedded import EmbeddedEngine
@@ -57,5 +57,5 @@ def build(settings: Settings | None = None, *, migrate: bool = True) -> Runtime:
         purged = conversations.purge_inactive(session, settings.retention_days)
     if purged:
         log.info("retention: inactive conversations deleted", extra={"count": purged})
-    assistant = Assistant(content, nlu, safety, db)
+    assistant = Assistant(content, nlu, safety, db, secret_key(settings))
     return Runtime(settings, content, embedded, nlu, safety, db, assistant)

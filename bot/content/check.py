@@ -10,7 +10,7 @@ import jinja2
 
 from bot import intents
 from bot.content.citation import citation
-from bot.content.context import template_context
+from bot.content.context import SAMPLE_VALUES, template_context
 from bot.content.loader import ContentError, ContentStore, iter_problems, load
 from bot.content.readability import lix
 from bot.content.render import ALLOWED_VARIABLES, render, undeclared_variables
@@ -73,7 +73,9 @@ def _check_template(
     sample_municipality = store.municipalities.municipalities[0]
     worst = None
     for age in SAMPLE_AGES:
-        context = template_context(store, age=age, municipality=sample_municipality)
+        context = template_context(
+            store, age=age, municipality=sample_municipality, **SAMPLE_VALUES
+        )
         try:
             text = render(source, context)
         except jinja2.TemplateError as exc:

@@ -22,7 +22,18 @@ LOCALE = "da_DK"
 
 #: The variables a template may use. ``content check`` rejects any other name.
 ALLOWED_VARIABLES = frozenset(
-    {"age", "helplines", "municipality", "municipalities", "caseworker", "topic", "today", "n"}
+    {
+        "age",
+        "helplines",
+        "municipality",
+        "municipalities",
+        "caseworker",
+        "topic",
+        "today",
+        "n",
+        "draft",
+        "recipient",
+    }
 )
 
 

@@ -10,6 +10,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from bot import intents
+from bot.casework import codes
+from bot.casework import service as casework
+from bot.casework.hours import OfficeHoursError, format_hours
 from bot.content.loader import ContentStore
 from bot.content.schema import Municipality
 from bot.dialogue import commands, payloads
@@ -21,7 +24,7 @@ from bot.nlu.result import ParseResult, entity_value
 from bot.safety.layer import SafetyLayer
 from bot.storage import conversations
 from bot.storage.db import Database
-from bot.storage.models import Conversation, utcnow
+from bot.storage.models import ChildLink, Conversation, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +33,8 @@ ROBOT_REMINDER_EVERY = timedelta(days=1)
 DISCLOSING_TOPICS = frozenset({"greet", "bot_challenge", "urgent_help"})
 FORM_MUNICIPALITY = "ask_municipality"
 FORM_DELETE = "confirm_delete"
+FORM_MESSAGE = "write_message"
+FORM_MESSAGE_CONFIRM = "confirm_message"
 MAX_TEXT_CHARS = 10_000
 #: a "did you mean" button is offered only for intents at least this likely
 GUESS_MIN_CONFIDENCE = 0.2
@@ -41,6 +46,7 @@ class Turn:
 
     session: Session
     conversation: Conversation
+    link: ChildLink | None = None
     replies: list[Reply] = field(default_factory=list)
     disclosed: bool = False
     deleted: bool = False
@@ -48,9 +54,15 @@ class Turn:
 
 class Assistant:
     def __init__(
-        self, content: ContentStore, nlu: NluEngine, safety: SafetyLayer, db: Database
+        self,
+        content: ContentStore,
+        nlu: NluEngine,
+        safety: SafetyLayer,
+        db: Database,
+        code_key: bytes = b"barnebot-test-key",
     ) -> None:
         self.content = content
+        self.code_key = code_key
         self.nlu = nlu
         self.safety = safety
         self.db = db
@@ -64,7 +76,8 @@ class Assistant:
             return [self.respond.text("group_chat")]
         with self.db.unit_of_work() as session:
             conversation = conversations.get_or_create(session, message.chat_id)
-            turn = Turn(session, conversation)
+            turn = Turn(session, conversation, link=casework.link_for(session, message.chat_id))
+            self._announce(turn)
             self._dispatch(turn, message)
             if not turn.deleted:
                 self._disclose_robot(turn)
@@ -95,6 +108,9 @@ class Assistant:
                     self.respond.text("delete_cancelled", self.respond.menu_buttons())
                 )
             return
+        if payload.action == "message":
+            self._on_message_button(turn, payload.arg or "")
+            return
         conversation.form = None
         if payload.action == "menu":
             turn.replies.append(self.respond.text("menu_prompt", self.respond.menu_buttons()))
@@ -115,7 +131,11 @@ class Assistant:
             return
         command = commands.split_command(text)
         if command is not None:
-            name, _argument = command
+            name, argument = command
+            if name == "start" and argument:
+                # Telegram deep link https://t.me/<bot>?start=<CODE>
+                self._redeem(turn, argument)
+                return
             intent = commands.COMMANDS.get(name)
             if intent is None:
                 turn.replies.append(
@@ -127,8 +147,19 @@ class Assistant:
             return
 
         parse = understand(text, self.nlu, self.safety)
-        if parse["intent"]["name"] == intents.URGENT:
+        urgent = parse["intent"]["name"] == intents.URGENT
+        if turn.conversation.form == FORM_MESSAGE:
+            # The child's own message to the caseworker: kept whatever it says; danger also
+            # gets the emergency answer at once and makes the message urgent.
+            if urgent:
+                self._urgent(turn, parse.get("safety"))
+            self._draft(turn, text, urgent)
+            return
+        if urgent:
             self._urgent(turn, parse.get("safety"))
+            return
+        if codes.looks_like_code(text):
+            self._redeem(turn, text)
             return
         self._remember_entities(turn, parse)
         if self._continue_form(turn, text, parse):
@@ -175,10 +206,16 @@ class Assistant:
             turn.replies.append(
                 self._topic(turn, intent, with_buttons=False, buttons=self.respond.menu_buttons())
             )
+            if intent == "greet" and turn.link is not None:
+                turn.replies.append(self._text(turn, "greet_linked"))
         elif intent == "rights_overview":
             turn.replies.append(
                 self._topic(turn, intent, extra=(Button(self.respond.ui("btn_rights"), "rights"),))
             )
+        elif intent == "who_is_my_caseworker" and turn.link is not None:
+            turn.replies.append(self._caseworker_card(turn))
+        elif intent == "leave_message" and self._recipient(turn) is not None:
+            self._start_message(turn)
         elif intent == "who_is_my_caseworker":
             turn.replies.append(self._topic(turn, intent))
             if conversation.municipality_code:
@@ -277,6 +314,140 @@ class Assistant:
             turn.replies.append(self._topic(turn, topic.id))
         else:
             turn.replies.append(self.respond.text("menu_prompt", self.respond.menu_buttons()))
+
+    # -- caseworker, linking and messages --------------------------------------------------
+    def _caseworker(self, link: ChildLink) -> dict[str, Any]:
+        worker = link.caseworker
+        municipality = next(
+            (m.name for m in self._municipalities.values() if m.code == worker.municipality_code),
+            None,
+        )
+        try:
+            hours = format_hours(worker.office_hours) if worker.office_hours else []
+        except OfficeHoursError:
+            hours = []
+        return {
+            "name": worker.name,
+            "first_name": worker.name.split()[0],
+            "title": worker.title,
+            "phone": worker.phone,
+            "email": worker.email,
+            "municipality": municipality,
+            "office_hours": hours,
+        }
+
+    def _text(self, turn: Turn, key: str, buttons: tuple[Button, ...] = (), **extra: Any) -> Reply:
+        caseworker = self._caseworker(turn.link) if turn.link else None
+        return self.respond.text(key, buttons, caseworker=caseworker, **extra)
+
+    def _announce(self, turn: Turn) -> None:
+        """News since the child last wrote: a new caseworker, messages that were sent."""
+        link = turn.link
+        if link is not None and link.announced_caseworker_id != link.caseworker_id:
+            turn.replies.append(self._text(turn, "caseworker_changed"))
+            link.announced_caseworker_id = link.caseworker_id
+        for sent in casework.undelivered_receipts(turn.session, turn.conversation.chat_key):
+            name = (sent.recipient_name or "").split(" ")[0] or self._municipality_name(
+                sent.municipality_code
+            )
+            turn.replies.append(self.respond.text("message_sent", recipient=name))
+            sent.receipt_delivered = True
+
+    def _municipality_name(self, code: str | None) -> str:
+        found = next((m for m in self._municipalities.values() if m.code == code), None)
+        return f"{found.name} Kommune" if found else ""
+
+    def _caseworker_card(self, turn: Turn) -> Reply:
+        buttons = (
+            self.respond.button("btn_write_message", payloads.topic("leave_message")),
+            self.respond.button("btn_caseworker_help", payloads.topic("support_measures")),
+            self.respond.menu_button(),
+        )
+        return self._text(turn, "caseworker_card", buttons)
+
+    def _redeem(self, turn: Turn, text: str) -> None:
+        result = casework.redeem(turn.session, turn.conversation.chat_key, text, self.code_key)
+        if result.status == "linked" and result.link is not None:
+            turn.link = result.link
+            log.info("chat linked to a caseworker", extra={"link": result.link.id})
+            buttons = (
+                self.respond.button("btn_write_message", payloads.topic("leave_message")),
+                self.respond.topic_button("who_is_my_caseworker"),
+                self.respond.menu_button(),
+            )
+            turn.replies.append(self._text(turn, "link_success", buttons))
+            return
+        log.info("invite code not accepted", extra={"status": result.status})
+        key = {"locked": "link_locked", "busy": "link_busy"}.get(result.status, "link_failed")
+        turn.replies.append(self.respond.text(key, self.respond.menu_buttons()))
+
+    def _recipient(self, turn: Turn) -> str | None:
+        """Who a message from this child would reach, as the child should read it."""
+        if turn.link is not None and turn.link.caseworker.active:
+            return turn.link.caseworker.name.split()[0]
+        code = turn.conversation.municipality_code
+        if casework.general_email(turn.session, code):
+            return self._municipality_name(code)
+        return None
+
+    def _start_message(self, turn: Turn) -> None:
+        conversation = turn.conversation
+        # Coming from the emergency answer ("skriv til din rådgiver"): the message is urgent.
+        conversation.draft_urgent = conversation.last_topic == intents.URGENT
+        conversation.draft = None
+        conversation.form = FORM_MESSAGE
+        cancel = (self.respond.button("btn_cancel_message", "message:cancel"),)
+        turn.replies.append(
+            self.respond.text("message_intro", cancel, recipient=self._recipient(turn))
+        )
+
+    def _draft(self, turn: Turn, text: str, urgent: bool) -> None:
+        conversation = turn.conversation
+        if len(text) > casework.MAX_MESSAGE_CHARS:
+            turn.replies.append(self.respond.text("message_too_long"))
+        conversation.draft = text[: casework.MAX_MESSAGE_CHARS]
+        conversation.draft_urgent = conversation.draft_urgent or urgent
+        conversation.form = FORM_MESSAGE_CONFIRM
+        buttons = (
+            self.respond.button("btn_send", "message:send"),
+            self.respond.button("btn_edit", "message:edit"),
+            self.respond.button("btn_cancel_message", "message:cancel"),
+        )
+        turn.replies.append(self.respond.text("message_preview", buttons, draft=conversation.draft))
+
+    def _on_message_button(self, turn: Turn, action: str) -> None:
+        conversation = turn.conversation
+        if action == "edit" and conversation.form in (FORM_MESSAGE, FORM_MESSAGE_CONFIRM):
+            conversation.form = FORM_MESSAGE
+            cancel = (self.respond.button("btn_cancel_message", "message:cancel"),)
+            turn.replies.append(self.respond.text("message_rewrite", cancel))
+            return
+        if action == "send" and conversation.form == FORM_MESSAGE_CONFIRM and conversation.draft:
+            recipient = self._recipient(turn)
+            queued = casework.queue_message(
+                turn.session,
+                chat_key=conversation.chat_key,
+                body=conversation.draft,
+                urgent=conversation.draft_urgent,
+                link=turn.link,
+                municipality_code=conversation.municipality_code,
+            )
+            conversation.form, conversation.draft, conversation.draft_urgent = None, None, False
+            if queued is None:  # nobody to send to any more (unlinked meanwhile)
+                turn.replies.append(self._topic(turn, "leave_message"))
+                return
+            log.info(
+                "message queued", extra={"reference": queued.reference, "urgent": queued.urgent}
+            )
+            turn.replies.append(
+                self.respond.text("message_saved", self.respond.menu_buttons(), recipient=recipient)
+            )
+            return
+        # cancel, or a stale button for a message that is already sent or gone
+        had_draft = conversation.draft is not None
+        conversation.form, conversation.draft, conversation.draft_urgent = None, None, False
+        key = "message_cancelled" if had_draft or action == "cancel" else "stale_button"
+        turn.replies.append(self.respond.text(key, self.respond.menu_buttons()))
 
     def _municipality(self, conversation: Conversation) -> Municipality | None:
         code = conversation.municipality_code

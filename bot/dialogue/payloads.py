@@ -1,6 +1,7 @@
 """Button payloads: a tiny, validated grammar. Anything else is a stale or forged press.
 
-``menu`` · ``rights`` · ``topic:<intent>`` · ``more:<intent>`` · ``delete:yes|no``
+``menu`` · ``rights`` · ``topic:<intent>`` · ``more:<intent>`` · ``delete:yes|no`` ·
+``message:send|edit|cancel``
 All fit well inside Telegram's 64-byte ``callback_data`` limit.
 """
 
@@ -13,7 +14,10 @@ from bot import intents
 MAX_BYTES = 64
 _ACTIONS_WITH_TOPIC = frozenset({"topic", "more"})
 _SIMPLE = frozenset({"menu", "rights"})
-_CHOICES = {"delete": frozenset({"yes", "no"})}
+_CHOICES = {
+    "delete": frozenset({"yes", "no"}),
+    "message": frozenset({"send", "edit", "cancel"}),
+}
 
 
 @dataclass(frozen=True)

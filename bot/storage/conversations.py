@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from bot.storage.models import AnswerLog, Conversation, utcnow
+from bot.storage.models import (
+    AnswerLog,
+    ChildLink,
+    CodeAttempt,
+    Conversation,
+    OutboxMessage,
+    utcnow,
+)
 
 
 def get_or_create(session: Session, chat_key: str) -> Conversation:
@@ -40,9 +47,23 @@ def log_answer(
 
 
 def delete_chat(session: Session, chat_key: str) -> int:
-    """Delete everything stored for one chat. Returns how many conversations went."""
+    """Delete everything stored for one chat: state, answer log, link, code attempts and
+    messages not yet delivered. Delivered messages are with the caseworker already; here
+    their text and the tie to this chat are removed. Returns how many conversations went."""
     ids = select(Conversation.id).where(Conversation.chat_key == chat_key)
     session.execute(delete(AnswerLog).where(AnswerLog.conversation_id.in_(ids)))
+    session.execute(delete(ChildLink).where(ChildLink.chat_key == chat_key))
+    session.execute(delete(CodeAttempt).where(CodeAttempt.chat_key == chat_key))
+    session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.chat_key == chat_key, OutboxMessage.status.in_(("pending", "dead"))
+        )
+    )
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.chat_key == chat_key)
+        .values(chat_key=None, body="")
+    )
     result = session.execute(delete(Conversation).where(Conversation.chat_key == chat_key))
     return int(getattr(result, "rowcount", 0) or 0)
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, TypeDecorator
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -50,6 +59,9 @@ class Conversation(Base):
     form: Mapped[str | None] = mapped_column(String(32))
     last_topic: Mapped[str | None] = mapped_column(String(64))
     fallback_streak: Mapped[int] = mapped_column(default=0)
+    #: the message a child is writing to their caseworker, until they send or cancel it
+    draft: Mapped[str | None] = mapped_column(Text)
+    draft_urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     robot_disclosed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
@@ -74,3 +86,124 @@ class AnswerLog(Base):
     shown_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="answers")
+
+
+class MunicipalityContact(Base):
+    """Operator settings per municipality: where unlinked children's messages go."""
+
+    __tablename__ = "municipality_contacts"
+
+    code: Mapped[str] = mapped_column(String(3), primary_key=True)
+    general_email: Mapped[str | None] = mapped_column(String(254))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Caseworker(Base):
+    """A børne- og ungerådgiver. Shown to the children linked to them, and only to those."""
+
+    __tablename__ = "caseworkers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    title: Mapped[str | None] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    #: e.g. "man-tor 9:00-15:00; fre 9:00-12:00" (parsed and formatted with Babel)
+    office_hours: Mapped[str | None] = mapped_column(String(200))
+    municipality_code: Mapped[str | None] = mapped_column(String(3))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ChildLink(Base):
+    """A chat linked to one caseworker. ``display_name`` is the pseudonym the caseworker chose
+    (never a CPR number); the child's Telegram name is never stored."""
+
+    __tablename__ = "child_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_key: Mapped[str] = mapped_column(String(128), unique=True, index=True)
+    caseworker_id: Mapped[int] = mapped_column(ForeignKey("caseworkers.id"), index=True)
+    display_name: Mapped[str | None] = mapped_column(String(80))
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: the caseworker the child was last told about (a reassignment is announced once)
+    announced_caseworker_id: Mapped[int | None] = mapped_column(Integer)
+
+    caseworker: Mapped[Caseworker] = relationship(lazy="joined")
+
+
+class InviteCode(Base):
+    """A single-use code a caseworker gives one child. Only its hash is stored."""
+
+    __tablename__ = "invite_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    caseworker_id: Mapped[int] = mapped_column(ForeignKey("caseworkers.id"), index=True)
+    child_display_name: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CodeAttempt(Base):
+    """One try at typing an invite code, for rate limiting (per chat and overall)."""
+
+    __tablename__ = "code_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chat_key: Mapped[str] = mapped_column(String(128), index=True)
+    success: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class OutboxMessage(Base):
+    """A child's message to a caseworker (or a municipality's general address).
+
+    Written in the same transaction that tells the child "gemt"; the forwarding worker
+    delivers it by SMTP. ``reference`` gives the stable Message-ID, so a resend after a
+    crash is recognisable as the same message.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    chat_key: Mapped[str | None] = mapped_column(String(128), index=True)
+    caseworker_id: Mapped[int | None] = mapped_column(ForeignKey("caseworkers.id"))
+    municipality_code: Mapped[str | None] = mapped_column(String(3))
+    recipient: Mapped[str] = mapped_column(String(254))
+    recipient_name: Mapped[str | None] = mapped_column(String(120))
+    display_name: Mapped[str | None] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(Text)
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: pending → sending → sent, or → dead after too many failed attempts
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: the child has been told "sendt til …"
+    receipt_delivered: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    @property
+    def message_id(self) -> str:
+        return f"<{self.reference}@barnebot.invalid>"
+
+
+class DeliveryAttempt(Base):
+    """One try at handing a message to the mail server. Error class only, never content."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    worker: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    outcome: Mapped[str] = mapped_column(String(16))  # sent | failed | dead
+    error: Mapped[str | None] = mapped_column(String(120))

@@ -1,0 +1,1 @@
+"""Caseworkers, invite codes and children's links: who a child's contact person is."""
