@@ -24,9 +24,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(document, ensure_ascii=False, default=str)
 
 
-def configure_logging(level: int = logging.WARNING) -> None:
+#: libraries whose INFO/DEBUG lines carry data: SQL parameters (a child's message) or
+#: request URLs (the Telegram bot token). They log warnings and errors only, at any level.
+NOISY_LOGGERS = ("sqlalchemy", "httpx", "httpcore", "aiosmtplib", "mail.log", "asyncio")
+
+
+def configure_logging(level: int = logging.WARNING, *, quiet_libraries: bool = True) -> None:
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h.formatter, JsonFormatter)]:
+        root.removeHandler(old)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.addHandler(handler)
     root.setLevel(level)
+    for name in NOISY_LOGGERS if quiet_libraries else ():
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
