@@ -41,6 +41,15 @@ def build_nlu(settings: Settings, embedded: EmbeddedEngine) -> NluEngine:
     return embedded
 
 
+def retention(db: Database, settings: Settings) -> None:
+    """Forget what is kept no longer than needed (run at start and by `barnebot retention`)."""
+    with db.unit_of_work() as session:
+        inactive = conversations.purge_inactive(session, settings.retention_days)
+        delivered = conversations.purge_delivered(session, settings.delivered_retention_days)
+    if inactive or delivered:
+        log.info("retention", extra={"conversations": inactive, "delivered_messages": delivered})
+
+
 def build(settings: Settings | None = None, *, migrate: bool = True) -> Runtime:
     settings = settings or get_settings()
     content = load(settings.content_dir)
@@ -53,9 +62,6 @@ def build(settings: Settings | None = None, *, migrate: bool = True) -> Runtime:
     db = Database(settings.database_url)
     if migrate:
         ensure_schema(db.engine)
-    with db.unit_of_work() as session:
-        purged = conversations.purge_inactive(session, settings.retention_days)
-    if purged:
-        log.info("retention: inactive conversations deleted", extra={"count": purged})
+    retention(db, settings)
     assistant = Assistant(content, nlu, safety, db, secret_key(settings))
     return Runtime(settings, content, embedded, nlu, safety, db, assistant)

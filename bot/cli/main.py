@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from bot.cli import admin
 from bot.logs import configure_logging
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(nlu_app, name="nlu")
 app.add_typer(content_app, name="content")
 app.add_typer(db_app, name="db")
+admin.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 
@@ -52,6 +54,9 @@ def chat(
     from bot.channels import terminal
     from bot.runtime import build
 
+    if not logging.getLogger().isEnabledFor(logging.INFO):
+        # A child at the terminal should not see operator warnings; -v shows them.
+        logging.getLogger().setLevel(logging.ERROR)
     runtime = build()
     try:
         if as_json:
@@ -60,6 +65,23 @@ def chat(
             terminal.interactive(runtime.assistant.handle)
     finally:
         runtime.close()
+
+
+@app.command()
+def run() -> None:
+    """Run the Telegram bot: long polling, or a webhook when BARNEBOT_WEBHOOK_URL is set.
+
+    Needs TELEGRAM_TOKEN; TELEGRAM_BASE_URL points it at another Bot API server. Stops
+    cleanly on SIGTERM or Ctrl-C. Logs are JSON lines on stderr, without any child's words.
+    """
+    from bot.channels.telegram.app import run as run_telegram
+    from bot.config import get_settings
+
+    settings = get_settings()
+    if not settings.telegram_token:
+        typer.echo("TELEGRAM_TOKEN is not set: get a token from @BotFather.", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(run_telegram(settings))
 
 
 @nlu_app.command("parse")
@@ -111,6 +133,42 @@ def nlu_eval(
         typer.echo(f"  confused {c['expected']} → {c['predicted']}: {c['count']}")
 
 
+safety_app = typer.Typer(help="The safety layer.", no_args_is_help=True)
+app.add_typer(safety_app, name="safety")
+CORPUS = Path(__file__).resolve().parents[2] / "tests" / "data" / "safety"
+
+
+@safety_app.command("eval")
+def safety_eval(
+    crisis: Annotated[Path, typer.Option(help="YAML with `crisis:` items.")] = CORPUS
+    / "crisis.yml",
+    lookalikes: Annotated[Path, typer.Option(help="YAML with `lookalikes:` items.")] = CORPUS
+    / "lookalikes.yml",
+    as_json: JsonOpt = False,
+) -> None:
+    """Recall on crisis messages and false alarms on look-alikes (our own test corpus)."""
+    from bot.config import get_settings
+    from bot.runtime import build_embedded
+    from bot.safety.evaluate import evaluate
+    from bot.safety.layer import SafetyLayer
+
+    report = evaluate(SafetyLayer(classifier=build_embedded(get_settings())), crisis, lookalikes)
+    if as_json:
+        _print_json(report)
+        return
+    typer.echo(
+        f"crisis recall {report['crisis_recall']:.3f} of {report['crisis_messages']}; "
+        f"look-alike false alarms {report['lookalike_false_alarm_rate']:.3f} "
+        f"of {report['lookalikes']}"
+    )
+    for category, recall in report["recall_by_category"].items():
+        typer.echo(f"  {category:22} {recall:.3f}")
+    for item in report["missed"]:
+        typer.echo(f"  MISSED  [{item.get('category')}] {item['text']}")
+    for item in report["false_alarms"]:
+        typer.echo(f"  FALSE ALARM  {item['text']}")
+
+
 @content_app.command("check")
 def content_check(
     directory: Annotated[
@@ -160,6 +218,36 @@ def content_approve(
             raise typer.Exit(1)
         version, _ = approve(path, by)
         typer.echo(f"{doc_id}: godkendt som version {version}")
+
+
+@db_app.command("rotate-keys")
+def db_rotate_keys() -> None:
+    """Re-encrypt stored message texts with the first key in BARNEBOT_MESSAGE_KEYS."""
+    from bot.config import get_settings
+    from bot.storage.conversations import rotate_keys
+    from bot.storage.db import Database, ensure_schema
+
+    db = Database(get_settings().database_url)
+    ensure_schema(db.engine)
+    with db.unit_of_work() as session:
+        count = rotate_keys(session)
+    db.dispose()
+    typer.echo(f"{count} texts re-encrypted")
+
+
+@app.command("retention")
+def retention_run() -> None:
+    """Delete inactive conversations and delivered messages past their retention time."""
+    from bot.config import get_settings
+    from bot.runtime import retention
+    from bot.storage.db import Database, ensure_schema
+
+    settings = get_settings()
+    db = Database(settings.database_url)
+    ensure_schema(db.engine)
+    retention(db, settings)
+    db.dispose()
+    typer.echo("retention done")
 
 
 @db_app.command("upgrade")

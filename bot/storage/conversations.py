@@ -75,3 +75,30 @@ def purge_inactive(session: Session, days: int, now: datetime | None = None) -> 
     session.execute(delete(AnswerLog).where(AnswerLog.conversation_id.in_(stale)))
     result = session.execute(delete(Conversation).where(Conversation.updated_at < cutoff))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def purge_delivered(session: Session, days: int, now: datetime | None = None) -> int:
+    """Retention: delivered messages (with the caseworker by mail) leave our database."""
+    cutoff = (now or utcnow()) - timedelta(days=days)
+    result = session.execute(
+        delete(OutboxMessage).where(OutboxMessage.status == "sent", OutboxMessage.sent_at < cutoff)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def rotate_keys(session: Session) -> int:
+    """Re-encrypt every stored message text and draft with the newest key."""
+    from sqlalchemy import column, table
+
+    from bot.storage.crypto import rotate
+
+    count = 0
+    for name, field in (("outbox", "body"), ("conversations", "draft")):
+        raw = table(name, column("id"), column(field))  # raw tokens, not decrypted
+        for row_id, token in session.execute(select(raw.c.id, raw.c[field])).all():
+            if token:
+                session.execute(
+                    update(raw).where(raw.c.id == row_id).values({field: rotate(token)})
+                )
+                count += 1
+    return count

@@ -12,11 +12,12 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Text,
     TypeDecorator,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from bot.storage.crypto import EncryptedText
 
 
 def utcnow() -> datetime:
@@ -60,7 +61,7 @@ class Conversation(Base):
     last_topic: Mapped[str | None] = mapped_column(String(64))
     fallback_streak: Mapped[int] = mapped_column(default=0)
     #: the message a child is writing to their caseworker, until they send or cancel it
-    draft: Mapped[str | None] = mapped_column(Text)
+    draft: Mapped[str | None] = mapped_column(EncryptedText())
     draft_urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     robot_disclosed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -177,7 +178,7 @@ class OutboxMessage(Base):
     recipient: Mapped[str] = mapped_column(String(254))
     recipient_name: Mapped[str | None] = mapped_column(String(120))
     display_name: Mapped[str | None] = mapped_column(String(80))
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(EncryptedText())
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     #: pending → sending → sent, or → dead after too many failed attempts
     status: Mapped[str] = mapped_column(String(16), default="pending")
