@@ -372,3 +372,19 @@ def test_delivered_messages_are_deleted_after_retention(mette: Runtime) -> None:
     retention(mette.db, mette.settings)
     with mette.db.unit_of_work() as s:
         assert s.scalars(select(OutboxMessage.body)).all() == ["anden"]
+
+
+def test_receipts_can_be_pushed_by_a_channel_once(mette: Runtime) -> None:
+    say(mette, invite(mette, "mette@kommune.example"), chat="telegram:5")
+    say(mette, "skriv til min rådgiver", chat="telegram:5")
+    say(mette, "hej", chat="telegram:5")
+    press(mette, "message:send", chat="telegram:5")
+    assert mette.assistant.collect_receipts("telegram:") == []  # not sent yet
+    with mette.db.unit_of_work() as s:
+        msg = s.scalars(select(OutboxMessage)).one()
+        msg.status, msg.sent_at = "sent", utcnow()
+    assert mette.assistant.collect_receipts("terminal:") == []  # another channel's chats
+    ((chat, reply),) = mette.assistant.collect_receipts("telegram:")
+    assert chat == "telegram:5" and "sendt til Mette" in reply.text
+    assert mette.assistant.collect_receipts("telegram:") == []
+    assert "sendt til" not in text_of(say(mette, "hej", chat="telegram:5"))

@@ -309,3 +309,21 @@ def undelivered_receipts(session: Session, chat_key: str) -> list[OutboxMessage]
             )
         )
     )
+
+
+def delivered_unannounced(
+    session: Session, chat_prefix: str, limit: int = 100
+) -> list[OutboxMessage]:
+    """Sent messages whose child has not been told yet, for one channel's chats."""
+    return list(
+        session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == "sent",
+                OutboxMessage.receipt_delivered.is_(False),
+                OutboxMessage.chat_key.startswith(chat_prefix, autoescape=True),
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+    )

@@ -353,6 +353,20 @@ class Assistant:
             turn.replies.append(self.respond.text("message_sent", recipient=name))
             sent.receipt_delivered = True
 
+    def collect_receipts(self, chat_prefix: str) -> list[tuple[str, Reply]]:
+        """Receipts ("sendt til Mette") for a channel to push to children who are not writing
+        right now. Each is handed out once; a child who writes first gets it in the answer."""
+        out: list[tuple[str, Reply]] = []
+        with self.db.unit_of_work() as session:
+            for sent in casework.delivered_unannounced(session, chat_prefix):
+                chat_key = sent.chat_key or ""
+                name = (sent.recipient_name or "").split(" ")[0] or self._municipality_name(
+                    sent.municipality_code
+                )
+                out.append((chat_key, self.respond.text("message_sent", recipient=name)))
+                sent.receipt_delivered = True
+        return out
+
     def _municipality_name(self, code: str | None) -> str:
         found = next((m for m in self._municipalities.values() if m.code == code), None)
         return f"{found.name} Kommune" if found else ""
