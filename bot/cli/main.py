@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.cli import admin
+from bot.cli import admin, forwarding
 from bot.logs import configure_logging
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.add_typer(nlu_app, name="nlu")
 app.add_typer(content_app, name="content")
 app.add_typer(db_app, name="db")
 admin.register(app)
+forwarding.register(app)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document.")]
 

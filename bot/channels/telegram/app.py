@@ -22,12 +22,14 @@ from telegram import Bot
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, ApplicationBuilder
 
+from bot.channels.telegram.background import daily_retention, push_receipts
 from bot.channels.telegram.handlers import ALLOWED_UPDATES, AnyApplication, TelegramChannel
 from bot.channels.telegram.health import HealthServer
 from bot.channels.telegram.texts import ChannelTexts
 from bot.channels.telegram.updates import TolerantUpdatesRequest
 from bot.config import Settings
 from bot.dialogue.responder import Responder
+from bot.forwarding.worker import run_worker
 from bot.runtime import Runtime, build
 from bot.storage.db import Database
 
@@ -199,7 +201,12 @@ async def _main(runtime: Runtime, settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     application, channel = build_application(runtime, settings)
-    await serve(application, channel, settings, runtime.db, stop)
+    companions: list[Companion] = [
+        lambda stop: run_worker(settings, stop, db=runtime.db),
+        lambda stop: push_receipts(runtime, channel.sender, stop),
+        lambda stop: daily_retention(runtime, settings, stop),
+    ]
+    await serve(application, channel, settings, runtime.db, stop, companions)
 
 
 def run(settings: Settings) -> int:
