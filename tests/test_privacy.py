@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +19,8 @@ from bot.dialogue.messages import UserMessage
 from bot.logs import NOISY_LOGGERS, configure_logging
 from bot.runtime import Runtime, build
 from bot.storage.models import Conversation
+
+from .conftest import REPO
 
 CANARY = "KANARIE7F3A"
 CANARY_NAME = "Sofie Kanariesen"
@@ -125,8 +129,19 @@ FUZZ_EXAMPLES = int(os.environ.get("BARNEBOT_FUZZ_EXAMPLES", "300"))
 
 
 @pytest.fixture
-def linked_other_chat(runtime: Runtime) -> Runtime:
-    """Chat tg:other is linked to a caseworker whose name must never reach chat tg:fuzz."""
+def linked_other_chat(cache_dir: Path, tmp_path: Path) -> Iterator[Runtime]:
+    """Chat tg:other is linked to a caseworker whose name must never reach chat tg:fuzz.
+
+    The fuzz test is about the dialogue core, so it runs on one backend (a SQLite file);
+    the database tests elsewhere run on both."""
+    runtime = build(
+        Settings(
+            BARNEBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'fuzz.sqlite3'}",
+            BARNEBOT_CACHE_DIR=cache_dir,
+            BARNEBOT_CONTENT_DIR=REPO / "content",
+            BARNEBOT_NLU_DIR=REPO / "nlu",
+        )
+    )
     with runtime.db.unit_of_work() as s:
         casework.add_caseworker(s, name=SECRET_CASEWORKER, email="zq@kommune.example")
         code, _ = casework.create_invite(
@@ -134,7 +149,8 @@ def linked_other_chat(runtime: Runtime) -> Runtime:
         )
     runtime.assistant.handle(UserMessage("tg:other", text=code))
     runtime.assistant.handle(UserMessage("tg:other", text="jeg er 16 og bor i Tønder"))
-    return runtime
+    yield runtime
+    runtime.close()
 
 
 @settings(
