@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_cache_dir, user_data_dir
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 APP = "barnebot"
@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     nlu_dir: Path = Field(default_factory=lambda: _shipped("nlu"), alias="BARNEBOT_NLU_DIR")
     nlu_engine: Literal["embedded", "rasa"] = Field("embedded", alias="BARNEBOT_NLU_ENGINE")
     rasa_url: str = Field("http://127.0.0.1:5005", alias="BARNEBOT_RASA_URL")
+    #: the token the Rasa server was started with (`rasa run --auth-token`); required for rasa
+    rasa_token: str | None = Field(None, alias="BARNEBOT_RASA_TOKEN", min_length=1)
+    #: seconds to wait for Rasa's answer before the embedded engine answers that message
+    rasa_timeout: float = Field(1.0, alias="BARNEBOT_RASA_TIMEOUT", gt=0, le=30)
+    #: after a failure, Rasa is not asked again for this long (embedded answers meanwhile)
+    rasa_retry_seconds: float = Field(30.0, alias="BARNEBOT_RASA_RETRY_SECONDS", ge=0)
     cache_dir: Path = Field(
         default_factory=lambda: Path(user_cache_dir(APP, appauthor=False)),
         alias="BARNEBOT_CACHE_DIR",
@@ -92,6 +98,15 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(1.0, alias="BARNEBOT_OUTBOX_POLL_SECONDS", gt=0)
     #: messages claimed per short transaction
     outbox_batch_size: int = Field(10, alias="BARNEBOT_OUTBOX_BATCH_SIZE", ge=1, le=500)
+
+    @model_validator(mode="after")
+    def _rasa_needs_a_token(self) -> Settings:
+        if self.nlu_engine == "rasa" and not self.rasa_token:
+            raise ValueError(
+                "BARNEBOT_NLU_ENGINE=rasa needs BARNEBOT_RASA_TOKEN (the --auth-token the Rasa "
+                "server runs with; scripts/rasa/serve keeps it in .rasa-run/env)"
+            )
+        return self
 
 
 def secret_key(settings: Settings) -> bytes:

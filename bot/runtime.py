@@ -28,6 +28,9 @@ class Runtime:
     assistant: Assistant
 
     def close(self) -> None:
+        close = getattr(self.nlu, "close", None)  # the rasa engine's HTTP client
+        if callable(close):
+            close()
         self.db.dispose()
 
 
@@ -36,8 +39,22 @@ def build_embedded(settings: Settings) -> EmbeddedEngine:
 
 
 def build_nlu(settings: Settings, embedded: EmbeddedEngine) -> NluEngine:
+    """The engine ``BARNEBOT_NLU_ENGINE`` names. ``rasa`` asks a Rasa server and falls back
+    to ``embedded`` for any message Rasa cannot answer in time (bot/nlu/rasa.py)."""
     if settings.nlu_engine == "rasa":
-        raise NotImplementedError("the rasa engine is not built yet; use embedded")
+        from bot.nlu.rasa import RasaEngine, fallback_threshold
+
+        if not settings.rasa_token:  # Settings refuses this too; kept for hand-made Settings
+            raise ValueError("BARNEBOT_NLU_ENGINE=rasa needs BARNEBOT_RASA_TOKEN")
+        return RasaEngine(
+            settings.rasa_url,
+            settings.rasa_token,
+            local=embedded,
+            entities=embedded.entities,
+            threshold=fallback_threshold(settings.nlu_dir / "config.yml"),
+            timeout=settings.rasa_timeout,
+            retry_seconds=settings.rasa_retry_seconds,
+        )
     return embedded
 
 

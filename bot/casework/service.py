@@ -298,6 +298,21 @@ def queue_message(
     return message
 
 
+def has_undelivered(session: Session, chat_key: str) -> bool:
+    """Whether a message of this chat is still on its way to the mail server."""
+    return (
+        session.scalar(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.chat_key == chat_key,
+                OutboxMessage.status.in_(("pending", "sending")),
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def undelivered_receipts(session: Session, chat_key: str) -> list[OutboxMessage]:
     """Messages the mail server accepted that the child has not been told about yet."""
     return list(

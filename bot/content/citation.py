@@ -9,11 +9,14 @@ def citation(topic: Topic, prefix: str) -> str:
     """The § labels of a topic's legal sources and one link, short enough for a phone screen.
 
     Sources without a § (an authority's guidance page) are cited only when there is no §.
+    A source marked ``status: unverified`` is never cited: the line tells a child what the
+    answer rests on, and an unverified source is kept in the YAML for editors only.
     Every source, with its fact ids and status, stays in the YAML for editors.
     """
-    if not topic.sources:
+    citable = [s for s in topic.sources if s.status != "unverified"]
+    if not citable:
         return ""
-    legal = [s for s in topic.sources if "§" in s.paragraph] or topic.sources[:1]
+    legal = [s for s in citable if "§" in s.paragraph] or citable[:1]
     by_law: dict[str, list[str]] = {}
     for source in legal:
         paragraphs = by_law.setdefault(source.law, [])

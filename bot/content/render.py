@@ -36,6 +36,22 @@ ALLOWED_VARIABLES = frozenset(
     }
 )
 
+#: The variables an e-mail template (``content/email/*.j2``) may use: one message's own fields
+#: (``bot.forwarding.mail.context``).
+EMAIL_VARIABLES = frozenset(
+    {
+        "child",
+        "recipient_name",
+        "linked",
+        "municipality",
+        "urgent",
+        "time",
+        "reference",
+        "body",
+        "body_lines",
+    }
+)
+
 
 def _date(value: date | datetime, fmt: str = "d. MMMM yyyy") -> str:
     if isinstance(value, datetime):

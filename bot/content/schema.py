@@ -193,6 +193,16 @@ class UiTexts(Approval):
     texts: dict[str, str]
 
 
+class EmailTemplates(Approval):
+    """The e-mail a caseworker gets (``content/email/*.j2``), approved as one document.
+
+    The templates are read from their files; ``content/email/approval.yml`` holds only the
+    approval fields, so the hash covers the text of every template.
+    """
+
+    templates: dict[str, str]
+
+
 class ContentSettings(Strict):
     """Limits the editors set for their own texts (content/settings.yml)."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -52,6 +53,26 @@ class Turn:
     deleted: bool = False
 
 
+@dataclass(frozen=True)
+class LiveContent:
+    """The content a message is answered from: replaced as a whole, never piece by piece."""
+
+    store: ContentStore
+    respond: Responder
+    municipalities: dict[str, Municipality]
+
+    @classmethod
+    def of(cls, store: ContentStore) -> LiveContent:
+        by_name = {m.name: m for m in store.municipalities.municipalities}
+        return cls(store, Responder(store), by_name)
+
+
+#: the content the message being handled started with (per thread / task: a copied context)
+_pinned: ContextVar[tuple[Assistant, LiveContent] | None] = ContextVar(
+    "barnebot_pinned_content", default=None
+)
+
+
 class Assistant:
     def __init__(
         self,
@@ -61,22 +82,57 @@ class Assistant:
         db: Database,
         code_key: bytes = b"barnebot-test-key",
     ) -> None:
-        self.content = content
         self.code_key = code_key
         self.nlu = nlu
         self.safety = safety
         self.db = db
-        self.respond = Responder(content)
-        self._municipalities = {m.name: m for m in content.municipalities.municipalities}
+        self._live = LiveContent.of(content)
+
+    # -- content --------------------------------------------------------------------------
+    def use_content(self, content: ContentStore) -> None:
+        """Answer from ``content`` from the next message on (publishing without restart).
+
+        Store, responder and look-ups are swapped in one assignment, so a message is answered
+        wholly from the old or wholly from the new content: a message being handled keeps
+        what it started with (``handle`` pins it).
+        """
+        self._live = LiveContent.of(content)
+
+    def _current(self) -> LiveContent:
+        pinned = _pinned.get()
+        if pinned is not None and pinned[0] is self:
+            return pinned[1]
+        return self._live
+
+    @property
+    def content(self) -> ContentStore:
+        return self._current().store
+
+    @property
+    def respond(self) -> Responder:
+        return self._current().respond
+
+    @property
+    def _municipalities(self) -> dict[str, Municipality]:
+        return self._current().municipalities
 
     # -- entry point ----------------------------------------------------------------------
     def handle(self, message: UserMessage) -> list[Reply]:
+        token = _pinned.set((self, self._live))
+        try:
+            return self._handle(message)
+        finally:
+            _pinned.reset(token)
+
+    def _handle(self, message: UserMessage) -> list[Reply]:
         if message.in_group:
             # Never discuss personal matters where others read along; store nothing.
             return [self.respond.text("group_chat")]
         with self.db.unit_of_work() as session:
             conversation = conversations.get_or_create(session, message.chat_id)
-            turn = Turn(session, conversation, link=casework.link_for(session, message.chat_id))
+            link = casework.link_for(session, message.chat_id) if conversation.linked else None
+            conversation.linked = link is not None
+            turn = Turn(session, conversation, link=link)
             self._announce(turn)
             self._dispatch(turn, message)
             if not turn.deleted:
@@ -346,7 +402,11 @@ class Assistant:
         if link is not None and link.announced_caseworker_id != link.caseworker_id:
             turn.replies.append(self._text(turn, "caseworker_changed"))
             link.announced_caseworker_id = link.caseworker_id
-        for sent in casework.undelivered_receipts(turn.session, turn.conversation.chat_key):
+        if not turn.conversation.awaiting_receipt:
+            return
+        chat_key = turn.conversation.chat_key
+        turn.conversation.awaiting_receipt = casework.has_undelivered(turn.session, chat_key)
+        for sent in casework.undelivered_receipts(turn.session, chat_key):
             name = (sent.recipient_name or "").split(" ")[0] or self._municipality_name(
                 sent.municipality_code
             )
@@ -357,6 +417,14 @@ class Assistant:
         """Receipts ("sendt til Mette") for a channel to push to children who are not writing
         right now. Each is handed out once; a child who writes first gets it in the answer."""
         out: list[tuple[str, Reply]] = []
+        token = _pinned.set((self, self._live))
+        try:
+            self._collect_receipts(chat_prefix, out)
+        finally:
+            _pinned.reset(token)
+        return out
+
+    def _collect_receipts(self, chat_prefix: str, out: list[tuple[str, Reply]]) -> None:
         with self.db.unit_of_work() as session:
             for sent in casework.delivered_unannounced(session, chat_prefix):
                 chat_key = sent.chat_key or ""
@@ -365,7 +433,6 @@ class Assistant:
                 )
                 out.append((chat_key, self.respond.text("message_sent", recipient=name)))
                 sent.receipt_delivered = True
-        return out
 
     def _municipality_name(self, code: str | None) -> str:
         found = next((m for m in self._municipalities.values() if m.code == code), None)
@@ -383,6 +450,7 @@ class Assistant:
         result = casework.redeem(turn.session, turn.conversation.chat_key, text, self.code_key)
         if result.status == "linked" and result.link is not None:
             turn.link = result.link
+            turn.conversation.linked = True
             log.info("chat linked to a caseworker", extra={"link": result.link.id})
             buttons = (
                 self.respond.button("btn_write_message", payloads.topic("leave_message")),
@@ -450,6 +518,7 @@ class Assistant:
             if queued is None:  # nobody to send to any more (unlinked meanwhile)
                 turn.replies.append(self._topic(turn, "leave_message"))
                 return
+            conversation.awaiting_receipt = True
             log.info(
                 "message queued", extra={"reference": queued.reference, "urgent": queued.urgent}
             )

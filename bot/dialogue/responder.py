@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 
 
 class Responder:
-    def __init__(self, store: ContentStore) -> None:
+    def __init__(self, store: ContentStore, *, drafts: bool = False) -> None:
+        """``drafts``: serve topics that are not approved (``content preview`` only)."""
         self.store = store
+        self.drafts = drafts
 
     # -- plain UI texts -------------------------------------------------------------------
     def ui(self, key: str, **context: Any) -> str:
@@ -53,7 +55,7 @@ class Responder:
     # -- topics ---------------------------------------------------------------------------
     def servable(self, topic_id: str) -> Topic | None:
         topic = self.store.topics.get(topic_id)
-        if topic is None or not topic.is_approved:
+        if topic is None or not (topic.is_approved or self.drafts):
             log.error(
                 "content not servable: topic missing or changed after approval",
                 extra={"topic": topic_id},
@@ -84,8 +86,9 @@ class Responder:
         except jinja2.TemplateError:
             log.exception("content template failed", extra={"topic": topic_id})
             return self.holding()
-        if topic.sources:
-            body += "\n\n" + citation(topic, self.ui("source_prefix"))
+        cited = citation(topic, self.ui("source_prefix"))
+        if cited:
+            body += "\n\n" + cited
         buttons: list[Button] = []
         if with_buttons:
             if topic.more and not detail:

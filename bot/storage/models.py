@@ -63,6 +63,10 @@ class Conversation(Base):
     #: the message a child is writing to their caseworker, until they send or cancel it
     draft: Mapped[str | None] = mapped_column(EncryptedText())
     draft_urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: hints that spare two queries per message for the many children without a link or a
+    #: message on its way; a stale hint only costs the query it would have saved
+    linked: Mapped[bool] = mapped_column(Boolean, default=False)
+    awaiting_receipt: Mapped[bool] = mapped_column(Boolean, default=False)
     robot_disclosed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

@@ -4,7 +4,8 @@ Start-up: the core is built (content, NLU, database), the PTB ``Application`` is
 ``AIORateLimiter`` and the Bot API base URL from ``TELEGRAM_BASE_URL``, Telegram is reached
 (retrying while it is unreachable), the Danish command menu is published, and updates flow.
 SIGTERM or SIGINT: no new updates are fetched, the answers under way are finished and sent,
-and the process exits 0.
+and the process exits 0. SIGHUP, or any change in the content folder: the content is loaded
+again and, if valid, served from the next message on (bot/content/live.py), without restart.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from bot.channels.telegram.health import HealthServer
 from bot.channels.telegram.texts import ChannelTexts
 from bot.channels.telegram.updates import TolerantUpdatesRequest
 from bot.config import Settings
+from bot.content.live import ContentWatcher
+from bot.content.loader import ContentStore
 from bot.dialogue.responder import Responder
 from bot.forwarding.worker import run_worker
 from bot.runtime import Runtime, build
@@ -201,10 +204,23 @@ async def _main(runtime: Runtime, settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     application, channel = build_application(runtime, settings)
+
+    async def publish(store: ContentStore) -> None:
+        """Newly approved content: answers from the next message on, no restart."""
+        menu_changed = store.ui.content_hash() != runtime.content.ui.content_hash()
+        runtime.assistant.use_content(store)
+        runtime.content = store
+        channel.texts.respond = runtime.assistant.respond
+        if menu_changed and application.running:
+            await publish_menu(application.bot, channel.texts)
+
+    watcher = ContentWatcher(settings.content_dir, runtime.content, publish)
+    loop.add_signal_handler(signal.SIGHUP, watcher.wake.set)  # `kill -HUP`: reload content now
     companions: list[Companion] = [
         lambda stop: run_worker(settings, stop, db=runtime.db),
         lambda stop: push_receipts(runtime, channel.sender, stop),
         lambda stop: daily_retention(runtime, settings, stop),
+        watcher.run,
     ]
     await serve(application, channel, settings, runtime.db, stop, companions)
 
@@ -213,9 +229,11 @@ def run(settings: Settings) -> int:
     """Run the bot until SIGTERM/SIGINT. Returns the process exit code."""
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    channel_log = logging.getLogger("bot.channels.telegram")
-    if channel_log.level == logging.NOTSET:
-        channel_log.setLevel(logging.INFO)  # start, stop, outages: an operator wants these
+    for name in ("bot.channels.telegram", "bot.content.live"):
+        operator_log = logging.getLogger(name)
+        if operator_log.level == logging.NOTSET:
+            # start, stop, outages, content published: an operator wants these
+            operator_log.setLevel(logging.INFO)
     runtime = build(settings)
     try:
         asyncio.run(_main(runtime, settings))
