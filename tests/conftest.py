@@ -14,6 +14,8 @@ from sqlalchemy.engine import make_url
 from bot.config import Settings
 from bot.runtime import Runtime, build
 
+from .smtp_server import LocalSmtp
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 #: A PostgreSQL server URL (e.g. postgresql+psycopg://u:p@127.0.0.1:5432/postgres). When set,
@@ -76,3 +78,14 @@ def cli_env(settings: Settings) -> dict[str, str]:
         BARNEBOT_NLU_DIR=str(settings.nlu_dir),
     )
     return env
+
+
+@pytest.fixture
+def smtp() -> Iterator[LocalSmtp]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that records what it receives."""
+    server = LocalSmtp()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -56,16 +56,6 @@ def db(settings: Settings) -> Iterator[Database]:
         database.dispose()
 
 
-@pytest.fixture
-def smtp() -> Iterator[LocalSmtp]:
-    server = LocalSmtp()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def smtp_settings(settings: Settings, server: LocalSmtp, **extra: Any) -> Settings:
     values: dict[str, Any] = {
         "smtp_host": server.host,
@@ -312,9 +302,7 @@ def test_refusing_server_means_retries_then_a_dead_letter_that_status_shows(
         row = rows(db)[reference]
         assert row.attempts == attempt
         assert row.status == ("dead" if attempt == 3 else "pending")
-        assert row.last_error == (
-            "SMTPRecipientsRefused" if refuse == "rcpt" else "SMTPDataError"
-        )
+        assert row.last_error == ("SMTPRecipientsRefused" if refuse == "rcpt" else "SMTPDataError")
         if attempt < 3:  # the next try waits: half to all of base·2^(n-1)
             wait = (row.next_attempt_at - clock.now).total_seconds()
             nominal = config.outbox_backoff_base_seconds * 2 ** (attempt - 1)
@@ -329,8 +317,12 @@ def test_refusing_server_means_retries_then_a_dead_letter_that_status_shows(
     # The operator sees it: exit code 2, the reference and the error class.
     env = forward_env(cli_env, config)
     result = subprocess.run(
-        [*FORWARD, "outbox", "status", "--json"], env=env, capture_output=True, text=True,
-        timeout=60, check=False,
+        [*FORWARD, "outbox", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 2, result.stderr
     report = json.loads(result.stdout)
@@ -338,7 +330,11 @@ def test_refusing_server_means_retries_then_a_dead_letter_that_status_shows(
     (dead,) = report["dead_letters"]
     assert dead["reference"] == reference and dead["last_error"] == row.last_error
     human = subprocess.run(
-        [*FORWARD, "outbox", "status"], env=env, capture_output=True, text=True, timeout=60,
+        [*FORWARD, "outbox", "status"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
         check=False,
     )
     assert human.returncode == 2 and "DEAD LETTERS" in human.stdout and reference in human.stdout
@@ -357,15 +353,23 @@ def test_refusing_server_means_retries_then_a_dead_letter_that_status_shows(
     # Fixed: requeue, and it goes out.
     smtp.handler.refuse = None
     requeued = subprocess.run(
-        [*FORWARD, "outbox", "requeue", reference], env=env, capture_output=True, text=True,
-        timeout=60, check=False,
+        [*FORWARD, "outbox", "requeue", reference],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert requeued.returncode == 0, requeued.stderr
     assert run_once(OutboxWorker(db, config, "w1")).sent == 1
     assert len(smtp.received) == 1
     ok = subprocess.run(
-        [*FORWARD, "outbox", "status", "--json"], env=env, capture_output=True, text=True,
-        timeout=60, check=False,
+        [*FORWARD, "outbox", "status", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert ok.returncode == 0 and json.loads(ok.stdout)["counts"]["sent"] == 1
 
@@ -408,9 +412,7 @@ def test_stopping_hands_unsent_claims_back(
     summary = asyncio.run(OutboxWorker(db, config, "w1").process_batch(stop))
     assert (summary.claimed, summary.skipped, summary.sent) == (3, 3, 0)
     state = rows(db)
-    assert {(m.status, m.attempts, m.claimed_by) for m in state.values()} == {
-        ("pending", 0, None)
-    }
+    assert {(m.status, m.attempts, m.claimed_by) for m in state.values()} == {("pending", 0, None)}
 
 
 def test_a_claim_takes_at_most_one_batch_and_never_a_claimed_row(db: Database) -> None:
@@ -526,9 +528,7 @@ def test_tls_to_a_relay_with_a_private_ca(
         (row,) = rows(db).values()
         assert row.last_error and "@" not in row.last_error
 
-        trusted = smtp_settings(
-            settings, server, smtp_security=security, smtp_ca_file=tls.ca_file
-        )
+        trusted = smtp_settings(settings, server, smtp_security=security, smtp_ca_file=tls.ca_file)
         clock = Clock(datetime.now(UTC) + timedelta(hours=1))
         summary = run_once(OutboxWorker(db, trusted, "w1", clock=clock))
         assert summary.sent == 1
@@ -554,13 +554,21 @@ def test_starttls_is_required_not_opportunistic(
 def test_forward_command_help_and_missing_smtp_settings(cli_env: dict[str, str]) -> None:
     for args in (["forward"], ["outbox"], ["outbox", "status"], ["outbox", "requeue"]):
         result = subprocess.run(
-            [*FORWARD, *args, "--help"], env=cli_env, capture_output=True, text=True,
-            timeout=60, check=False,
+            [*FORWARD, *args, "--help"],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert result.returncode == 0 and "Usage" in result.stdout, (args, result.stderr)
     result = subprocess.run(
-        [*FORWARD, "forward", "--once"], env=cli_env, capture_output=True, text=True,
-        timeout=60, check=False,
+        [*FORWARD, "forward", "--once"],
+        env=cli_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 2 and "BARNEBOT_SMTP_HOST" in result.stderr
 
@@ -573,7 +581,11 @@ def test_barnebot_command_has_forward_and_outbox(cli_env: dict[str, str]) -> Non
         pytest.skip("bot/cli/main.py does not call bot.cli.forwarding.register(app) yet")
     for args in (["forward", "--help"], ["outbox", "status", "--help"]):
         result = subprocess.run(
-            [BARNEBOT, *args], env=cli_env, capture_output=True, text=True, timeout=60,
+            [BARNEBOT, *args],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
             check=False,
         )
         assert result.returncode == 0, result.stderr
@@ -710,8 +722,12 @@ def test_forward_once_sends_and_exits(
     config = smtp_settings(settings, smtp)
     queue(db, 4, prefix="O", created_at=datetime.now(UTC))
     result = subprocess.run(
-        [*FORWARD, "forward", "--once", "--json"], env=forward_env(cli_env, config),
-        capture_output=True, text=True, timeout=60, check=False,
+        [*FORWARD, "forward", "--once", "--json"],
+        env=forward_env(cli_env, config),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["sent"] == 4

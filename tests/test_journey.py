@@ -5,24 +5,11 @@ receipt "sendt til Mette" in the chat."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-
-import pytest
 
 from bot.config import Settings
 
 from .smtp_server import LocalSmtp
 from .test_cli import run
-
-
-@pytest.fixture
-def smtp() -> Iterator[LocalSmtp]:
-    server = LocalSmtp()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def chat(env: dict[str, str], *lines: dict[str, str]) -> list[list[str]]:
