@@ -357,7 +357,7 @@ def content_preview(
     if topic.approved_hash is None:
         state = "kladde: ikke godkendt, så børn får holdesvaret i stedet"
     elif not topic.is_approved:
-        state = "ændret efter godkendelsen: børn får holdesvaret, til den er godkendt igen"
+        state = "ændret efter godkendelsen: børn får holdesvaret, til emnet er godkendt igen"
     else:
         state = f"godkendt af {topic.approved_by}"
     if as_json:

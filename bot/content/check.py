@@ -50,6 +50,10 @@ from bot.content.render import (
 from bot.content.schema import PHONE_RE, Approval, Topic
 
 SAMPLE_AGES = (None, 8, 9, 10, 12, 15, 17, 20)
+#: what a topic's texts are rendered with (``Responder.topic``); the rest is for ui.yml only
+TOPIC_VARIABLES = frozenset(
+    {"age", "helplines", "municipality", "municipalities", "today", "topic"}
+)
 MIN_LIX_WORDS = 10
 
 #: UI texts the code shows (``ui.yml``); a folder without one of them is refused, because the
@@ -223,6 +227,8 @@ def bad_link(token: str) -> str | None:
         host = urlsplit(link).hostname or ""
     else:
         host = link.split("/", 1)[0]
+        if host.lower().startswith("www."):
+            host = host[4:]  # "www.cyberhus" has no domain: "cyberhus" is not one
     if not _HOST.match(host):
         return "adressen har ikke et gyldigt domæne (fx boerneraadet.dk)"
     return None
@@ -269,17 +275,31 @@ def _check_template(
     limit: float,
     line: int | None,
     suffix: str = "",
+    topic: Topic | None = None,
 ) -> Iterator[Problem]:
-    """``suffix`` is what the bot adds under the text (the source line): it counts for length."""
+    """Check one template. ``topic``: the topic it belongs to (None: a UI text); a topic is
+    rendered as the bot renders it (with and without a known municipality, no caseworker).
+    ``suffix`` is what the bot adds under the text (the source line): it counts for length."""
     try:
-        unknown = undeclared_variables(source) - ALLOWED_VARIABLES
+        used = undeclared_variables(source)
     except jinja2.TemplateSyntaxError as exc:
         at = line + exc.lineno if line and "\n" in source and exc.lineno else line
         yield Problem(path, f"{name}: skabelonfejl: {exc.message}", at)
         return
+    unknown = used - ALLOWED_VARIABLES
     if unknown:
         names = ", ".join(sorted(unknown))
         yield Problem(path, f"{name}: ukendt variabel i skabelonen: {names}", line)
+        return
+    ui_only = used - TOPIC_VARIABLES if topic is not None else set()
+    if ui_only:
+        names = ", ".join(sorted(ui_only))
+        yield Problem(
+            path,
+            f"{name}: variablen {names} findes kun i ui.yml, ikke i et emne "
+            f"(her kan du bruge: {', '.join(sorted(TOPIC_VARIABLES))})",
+            line,
+        )
         return
     helplines = store.helplines.by_id()
     missing = sorted(helpline_references(source) - set(helplines))
@@ -299,15 +319,29 @@ def _check_template(
                 line,
             )
     sample_municipality = store.municipalities.municipalities[0]
+    if topic is None:
+        cases = [
+            (
+                age,
+                template_context(store, age=age, municipality=sample_municipality, **SAMPLE_VALUES),
+            )
+            for age in SAMPLE_AGES
+        ]
+    else:
+        cases = [
+            (age, template_context(store, age=age, municipality=place, topic=topic))
+            for place in (None, sample_municipality)
+            for age in SAMPLE_AGES
+        ]
     worst = None
-    for age in SAMPLE_AGES:
-        context = template_context(
-            store, age=age, municipality=sample_municipality, **SAMPLE_VALUES
-        )
+    for age, context in cases:
         try:
             text = render(source, context)
         except jinja2.TemplateError as exc:
-            yield Problem(path, f"{name}: kan ikke vises (alder {age}): {exc}", line)
+            known = "kendt" if context.get("municipality") else "ukendt"
+            yield Problem(
+                path, f"{name}: kan ikke vises (alder {age}, {known} kommune): {exc}", line
+            )
             return
         if age is None:
             yield from _check_links_and_phones(path, name, text, line)
@@ -496,7 +530,7 @@ def check(root: Path, *, require_approval: bool = True, facts: Path | None = Non
             limit = settings.lix_max_more if is_more else settings.lix_max_answer
             suffix = citation(topic, prefix)
             line = _field_line(path, name)
-            problems.extend(_check_template(store, path, name, source, limit, line, suffix))
+            problems.extend(_check_template(store, path, name, source, limit, line, suffix, topic))
         problems.extend(_check_law(path, topic))
         problems.extend(_check_sources(path, topic, fact_base))
 

@@ -23,6 +23,8 @@ from bot.content.schema import (
 )
 
 M = TypeVar("M", bound=BaseModel)
+#: libyaml's safe loader when PyYAML has it (the folder is read again on every change)
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 #: documents that are one file at the top of the content folder (not topics)
 FILE_DOCUMENTS = ("helplines", "municipalities", "ui")
@@ -103,7 +105,7 @@ def document_id(path: Path) -> str:
 def _read_yaml(path: Path) -> Any:
     try:
         with path.open(encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
+            return yaml.load(fh, Loader=_SafeLoader)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
         raise ContentError(path, f"YAML-fejl: {exc.problem}", line) from exc
@@ -252,57 +254,73 @@ def _each(exc: ContentError) -> list[ContentError]:
     return exc.problems if isinstance(exc, ContentErrors) else [exc]
 
 
-def iter_problems(root: Path) -> Iterator[ContentError]:
-    """Parse every file and yield each problem instead of stopping at the first."""
+def _parse_folder(root: Path) -> tuple[ContentStore | None, list[ContentError]]:
+    """Read every file once: the store (None if any file has a problem) and every problem."""
+    problems: list[ContentError] = []
     if not root.is_dir():
-        yield ContentError(root, "mappen med indhold findes ikke")
-        return
-    for name, model in (
-        ("settings.yml", ContentSettings),
-        ("helplines.yml", Helplines),
-        ("municipalities.yml", Municipalities),
-        ("ui.yml", UiTexts),
-    ):
+        return None, [ContentError(root, "mappen med indhold findes ikke")]
+
+    def attempt(path: Path, model: type[M]) -> M | None:
         try:
-            parse(root / name, model)
+            return parse(path, model)
         except ContentError as exc:
-            yield from _each(exc)
+            problems.extend(_each(exc))
+            return None
+
+    settings = attempt(root / "settings.yml", ContentSettings)
+    helplines = attempt(root / "helplines.yml", Helplines)
+    municipalities = attempt(root / "municipalities.yml", Municipalities)
+    ui = attempt(root / "ui.yml", UiTexts)
+    email = None
     if (root / EMAIL_FOLDER).is_dir():
         try:
-            parse_email(root / EMAIL_FOLDER)
+            email = parse_email(root / EMAIL_FOLDER)
         except ContentError as exc:
-            yield from _each(exc)
+            problems.extend(_each(exc))
+    topics: dict[str, Topic] = {}
+    files: dict[str, Path] = {}
     seen: dict[str, Path] = {}
     for path in sorted((root / "topics").glob("*.yml")):
-        try:
-            topic = parse(path, Topic)
-        except ContentError as exc:
-            yield from _each(exc)
+        topic = attempt(path, Topic)
+        if topic is None:
             continue
         if topic.id != path.stem:
             line = _key_line(path, ("id",)) or 1
-            yield ContentError(path, f"id {topic.id!r} skal være det samme som filnavnet", line)
+            problems.append(
+                ContentError(path, f"id {topic.id!r} skal være det samme som filnavnet", line)
+            )
         if topic.id in seen:
             line = _key_line(path, ("id",)) or 1
-            yield ContentError(path, f"id {topic.id!r} findes også i {seen[topic.id]}", line)
+            problems.append(
+                ContentError(path, f"id {topic.id!r} findes også i {seen[topic.id]}", line)
+            )
         seen[topic.id] = path
+        topics[path.stem] = topic
+        files[path.stem] = path
+    if problems or settings is None or helplines is None or municipalities is None or ui is None:
+        return None, problems
+    store = ContentStore(
+        root=root,
+        settings=settings,
+        topics=topics,
+        helplines=helplines,
+        municipalities=municipalities,
+        ui=ui,
+        files=files,
+        email=email,
+    )
+    return store, problems
+
+
+def iter_problems(root: Path) -> Iterator[ContentError]:
+    """Parse every file and yield each problem instead of stopping at the first."""
+    yield from _parse_folder(root)[1]
 
 
 def load(root: Path) -> ContentStore:
-    """Load the content folder; raises the first ContentError found."""
-    problems = list(iter_problems(root))
+    """Load the content folder, reading each file once; raises the first ContentError found."""
+    store, problems = _parse_folder(root)
     if problems:
         raise problems[0]
-    topic_files = sorted((root / "topics").glob("*.yml"))
-    topics = {p.stem: parse(p, Topic) for p in topic_files}
-    email_folder = root / EMAIL_FOLDER
-    return ContentStore(
-        root=root,
-        settings=parse(root / "settings.yml", ContentSettings),
-        topics=topics,
-        helplines=parse(root / "helplines.yml", Helplines),
-        municipalities=parse(root / "municipalities.yml", Municipalities),
-        ui=parse(root / "ui.yml", UiTexts),
-        files={p.stem: p for p in topic_files},
-        email=parse_email(email_folder) if email_folder.is_dir() else None,
-    )
+    assert store is not None
+    return store
