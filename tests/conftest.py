@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +20,8 @@ from .smtp_server import LocalSmtp
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
+#: the installed `barnebot` command of the environment running the tests
+BARNEBOT = shutil.which("barnebot", path=str(Path(sys.executable).parent)) or "barnebot"
 #: A PostgreSQL server URL (e.g. postgresql+psycopg://u:p@127.0.0.1:5432/postgres). When set,
 #: every database test runs twice: on a SQLite file and on a fresh database on that server.
 PG_URL = os.environ.get("BARNEBOT_TEST_POSTGRES_URL")

@@ -5,16 +5,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, inspect
 
-from .conftest import DATA, REPO
-
-BARNEBOT = shutil.which("barnebot", path=str(Path(sys.executable).parent)) or "barnebot"
+from .conftest import BARNEBOT, DATA, REPO
 
 
 def run(

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import random
-import shutil
 import signal
 import subprocess
 import sys
@@ -35,11 +34,10 @@ from bot.forwarding.worker import OutboxWorker, Summary, run_worker
 from bot.storage.db import Database, ensure_schema
 from bot.storage.models import Caseworker, DeliveryAttempt, OutboxMessage
 
-from .conftest import PG_URL, REPO
+from .conftest import BARNEBOT, PG_URL, REPO
 from .smtp_server import LocalSmtp, make_tls
 
 FORWARD = [sys.executable, "-m", "bot.cli.forwarding"]
-BARNEBOT = shutil.which("barnebot", path=str(Path(sys.executable).parent)) or "barnebot"
 T0 = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
 

@@ -47,6 +47,14 @@ data_hash() {
 
 model_path() { echo "$RASA_MODELS/nlu-$(data_hash).tar.gz"; }
 
+# Is PID a live process? (A killed server stays a zombie until it is reaped, and `kill -0`
+# succeeds on zombies; where nothing reaps orphans, e.g. some containers, it stays forever.)
+alive() {
+  local state
+  state=$(awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
+}
+
 require_venv() {
   [ -x "$RASA" ] || die "no Rasa in $RASA_VENV; run scripts/rasa/setup first"
 }
