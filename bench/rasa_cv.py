@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import sys
@@ -129,7 +130,9 @@ def main() -> None:
             path = Path(tmp) / f"fold{k}.yml"
             path.write_text(RasaYAMLWriter().dumps(train), encoding="utf-8")
             started = time.perf_counter()
-            model = train_nlu(args.config, str(path), str(Path(tmp) / "models"), f"fold{k}")
+            # Rasa prints "Your Rasa model is trained…" on stdout, which holds our JSON.
+            with contextlib.redirect_stdout(sys.stderr):
+                model = train_nlu(args.config, str(path), str(Path(tmp) / "models"), f"fold{k}")
             seconds.append(round(time.perf_counter() - started, 1))
             if model is None:
                 sys.exit(f"fold {k}: training failed")
