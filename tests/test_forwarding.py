@@ -15,6 +15,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ from bot.forwarding import outbox
 from bot.forwarding.backoff import retry_delay
 from bot.forwarding.mail import MailTemplates, build_email
 from bot.forwarding.worker import OutboxWorker, Summary, run_worker
+from bot.storage.conversations import delete_chat
 from bot.storage.db import Database, ensure_schema
 from bot.storage.models import Caseworker, DeliveryAttempt, OutboxMessage
 
@@ -398,6 +400,43 @@ def test_a_crashed_workers_claim_lapses_and_the_message_is_sent(
     assert state[reference].status == "sent" and state[reference].attempts == 2
     assert state[last].status == "dead" and state[last].last_error == outbox.WORKER_LOST
     assert list(smtp.message_ids()) == [f"<{reference}@barnebot.invalid>"]
+
+
+def test_a_message_deleted_by_the_child_after_a_worker_died_mid_send_is_never_sent(
+    db: Database, smtp: LocalSmtp, settings: Settings
+) -> None:
+    config = smtp_settings(settings, smtp, outbox_lease_seconds=60.0)
+    (reference,) = queue(db, 1, prefix="D")
+    with db.unit_of_work() as session:  # a worker claims it, then dies before sending
+        assert [m.reference for m in outbox.claim(session, "ghost", T0, 60.0, 10)] == [reference]
+    with db.unit_of_work() as session:  # the child says /slet meanwhile
+        delete_chat(session, "telegram:D0")
+    summary = run_once(OutboxWorker(db, config, "w2", clock=Clock(T0 + timedelta(seconds=61))))
+    assert (summary.sent, summary.failed, summary.dead) == (0, 0, 0)
+    assert smtp.received == [] and rows(db) == {}
+
+
+def test_a_message_deleted_while_the_mail_server_takes_it_is_recorded_cleanly(
+    db: Database, smtp: LocalSmtp, settings: Settings
+) -> None:
+    config = smtp_settings(settings, smtp)
+    (reference,) = queue(db, 1, prefix="E")
+    smtp.handler.delay = 1.0
+    smtp.handler.in_data.clear()
+    result: list[Summary] = []
+    worker = threading.Thread(
+        target=lambda: result.append(run_once(OutboxWorker(db, config, "w1")))
+    )
+    worker.start()
+    assert smtp.handler.in_data.wait(30)  # the mail server has the message, not yet "250"
+    with db.unit_of_work() as session:
+        delete_chat(session, "telegram:E0")
+    worker.join(30)
+    assert result and (result[0].sent, result[0].failed) == (1, 0)  # no crash on the gone row
+    assert list(smtp.message_ids()) == [f"<{reference}@barnebot.invalid>"]
+    assert rows(db) == {}
+    with db.unit_of_work() as session:
+        assert session.scalars(select(DeliveryAttempt)).all() == []
 
 
 def test_stopping_hands_unsent_claims_back(

@@ -129,8 +129,9 @@ def renew(
 
 def mark_sent(
     session: Session, message_id: int, worker_id: str, started_at: datetime, now: datetime
-) -> bool:
-    """The relay accepted the message. False if it was already marked sent (a duplicate).
+) -> bool | None:
+    """The relay accepted the message. False if it was already marked sent (a duplicate);
+    None if the row is gone (the child deleted their data while it was being sent).
 
     Not fenced by the claim: the mail went out, whoever holds the row now.
     """
@@ -140,12 +141,15 @@ def mark_sent(
         .values(status=SENT, sent_at=now, claimed_by=None, claimed_until=None, last_error=None),
         execution_options=_NO_SYNC,
     )
+    first = _rowcount(result) == 1
+    if not first and session.get(OutboxMessage, message_id) is None:
+        return None
     session.add(
         DeliveryAttempt(
             message_id=message_id, worker=worker_id, started_at=started_at, outcome=SENT
         )
     )
-    return _rowcount(result) == 1
+    return first
 
 
 def mark_failed(

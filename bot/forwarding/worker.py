@@ -205,7 +205,12 @@ class OutboxWorker:
             self._down_streak = 0
             first = await self._record_sent(message, started)
             summary.sent += 1
-            if first:
+            if first is None:
+                log.info(
+                    "outbox message sent; the child deleted their data meanwhile",
+                    extra={"reference": message.reference, "outbox_id": message.id},
+                )
+            elif first:
                 log.info(
                     "outbox message sent",
                     extra={
@@ -224,7 +229,7 @@ class OutboxWorker:
             return
         await self._record_failure(message, error, started, summary)
 
-    async def _record_sent(self, message: OutboxMessage, started: datetime) -> bool:
+    async def _record_sent(self, message: OutboxMessage, started: datetime) -> bool | None:
         """Mark sent, retrying a short database hiccup: if this is never recorded, the
         message goes out a second time when its claim lapses."""
         for pause in (*_RECORD_RETRIES, None):

@@ -48,15 +48,17 @@ def log_answer(
 
 def delete_chat(session: Session, chat_key: str) -> int:
     """Delete everything stored for one chat: state, answer log, link, code attempts and
-    messages not yet delivered. Delivered messages are with the caseworker already; here
-    their text and the tie to this chat are removed. Returns how many conversations went."""
+    messages not yet delivered — also one a worker is sending right now: if the mail server
+    takes it, it is with the caseworker; if the worker dies first, no one sends it later.
+    Delivered messages are with the caseworker already; here their text and the tie to this
+    chat are removed. Returns how many conversations went."""
     ids = select(Conversation.id).where(Conversation.chat_key == chat_key)
     session.execute(delete(AnswerLog).where(AnswerLog.conversation_id.in_(ids)))
     session.execute(delete(ChildLink).where(ChildLink.chat_key == chat_key))
     session.execute(delete(CodeAttempt).where(CodeAttempt.chat_key == chat_key))
     session.execute(
         delete(OutboxMessage).where(
-            OutboxMessage.chat_key == chat_key, OutboxMessage.status.in_(("pending", "dead"))
+            OutboxMessage.chat_key == chat_key, OutboxMessage.status != "sent"
         )
     )
     session.execute(
