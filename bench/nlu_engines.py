@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -167,7 +168,15 @@ def entity_scores(heldout: Path, url: str, token: str, embedded: EmbeddedEngine)
     return {"barnebot": score(ours), "rasa_own": score(rasas)}
 
 
-def table(embedded: dict[str, Any], rasa: dict[str, Any]) -> str:
+def classifier(config: Path) -> str:
+    """The intent classifier of a Rasa pipeline (FallbackClassifier aside)."""
+    pipeline = (yaml.safe_load(config.read_text(encoding="utf-8")) or {}).get("pipeline") or []
+    names = [c.get("name", "") for c in pipeline if isinstance(c, dict)]
+    found = [n for n in names if n.endswith("Classifier") and n != "FallbackClassifier"]
+    return ", ".join(found) or "?"
+
+
+def table(embedded: dict[str, Any], rasa: dict[str, Any], rasa_label: str) -> str:
     rows = [
         ("macro-F1 (held-out)", "macro_f1", "{:.3f}"),
         ("accuracy", "accuracy", "{:.3f}"),
@@ -181,7 +190,7 @@ def table(embedded: dict[str, Any], rasa: dict[str, Any]) -> str:
         ("RSS, barnebot process (MB, peak)", "barnebot_rss_mb", "{:.0f}"),
         ("start-up to first parse (s)", "startup_s", "{}"),
     ]
-    lines = ["| | embedded | Rasa 3.6.21 |", "| --- | ---: | ---: |"]
+    lines = [f"| | embedded | Rasa 3.6.21, {rasa_label} |", "| --- | ---: | ---: |"]
     for label, key, fmt in rows:
         cells = [fmt.format(e[key]) if e.get(key) is not None else "—" for e in (embedded, rasa)]
         lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
@@ -197,19 +206,31 @@ def main() -> None:
         default=Path(os.environ.get("BARNEBOT_RASA_RUN", ROOT / ".rasa-run")),
     )
     parser.add_argument("--rasa-own-entities", action="store_true")
+    parser.add_argument(
+        "--rasa-config",
+        type=Path,
+        help="the pipeline the served model was trained with, when not nlu/config.yml "
+        "(its FallbackClassifier threshold is the one that counts)",
+    )
     args = parser.parse_args()
 
+    rasa_config = (args.rasa_config or ROOT / "nlu" / "config.yml").resolve()
     rasa_env = read_env(args.rasa_run / "env")
     rasa_pid = int((args.rasa_run / "rasa.pid").read_text())
     rasa_startup = float((args.rasa_run / "startup_seconds").read_text())
     texts = [e.text for e in load_files([args.heldout]).examples]
 
     with tempfile.TemporaryDirectory() as tmp:
+        nlu_dir = ROOT / "nlu"
+        if args.rasa_config:  # the same data and embedded settings, another Rasa pipeline
+            nlu_dir = Path(tmp) / "nlu"
+            shutil.copytree(ROOT / "nlu", nlu_dir)
+            shutil.copy(args.rasa_config, nlu_dir / "config.yml")
         base = {k: v for k, v in os.environ.items() if not k.startswith("BARNEBOT_")}
         base.update(
             BARNEBOT_DATABASE_URL=f"sqlite:///{tmp}/bench.sqlite3",
             BARNEBOT_CACHE_DIR=str(Path(tmp) / "cache"),
-            BARNEBOT_NLU_DIR=str(ROOT / "nlu"),
+            BARNEBOT_NLU_DIR=str(nlu_dir),
             BARNEBOT_CONTENT_DIR=str(ROOT / "content"),
         )
         embedded_env = {**base, "BARNEBOT_NLU_ENGINE": "embedded"}
@@ -234,10 +255,10 @@ def main() -> None:
             BARNEBOT_RASA_URL=rasa_env["BARNEBOT_RASA_URL"],
             BARNEBOT_RASA_TOKEN=rasa_env["BARNEBOT_RASA_TOKEN"],
             BARNEBOT_RASA_TIMEOUT=10,
-            BARNEBOT_NLU_DIR=ROOT / "nlu",
+            BARNEBOT_NLU_DIR=nlu_dir,
             BARNEBOT_CACHE_DIR=Path(tmp) / "cache",
         )
-        embedded = EmbeddedEngine.from_directory(ROOT / "nlu", Path(tmp) / "cache")
+        embedded = EmbeddedEngine.from_directory(nlu_dir, Path(tmp) / "cache")
         rasa_engine = build_nlu(settings, embedded)
         assert isinstance(rasa_engine, RasaEngine)
         embedded_latency = latencies(embedded.parse, texts)
@@ -290,6 +311,10 @@ def main() -> None:
         "heldout": str(
             args.heldout.relative_to(ROOT) if args.heldout.is_absolute() else args.heldout
         ),
+        "rasa_config": str(
+            rasa_config.relative_to(ROOT) if rasa_config.is_relative_to(ROOT) else rasa_config
+        ),
+        "rasa_classifier": classifier(rasa_config),
         "embedded": embedded_row,
         "rasa": {
             **rasa_row,
@@ -307,7 +332,7 @@ def main() -> None:
         },
         "rasa_confusions": rasa_report["confusions"][:10],
     }
-    print(table(embedded_row, rasa_row), file=sys.stderr)
+    print(table(embedded_row, rasa_row, document["rasa_classifier"]), file=sys.stderr)
     print(json.dumps(document, ensure_ascii=False, indent=2))
 
 
