@@ -176,6 +176,16 @@ def classifier(config: Path) -> str:
     return ", ".join(found) or "?"
 
 
+def verdict(embedded_f1: float, rasa_f1: float) -> str:
+    """The issue's bar: the embedded engine within 0.02 macro-F1 of Rasa, or better."""
+    gap = embedded_f1 - rasa_f1
+    if gap >= 0:
+        return f"embedded better by {gap:.3f} macro-F1: keep the embedded engine"
+    if gap >= -0.02:
+        return f"embedded within {-gap:.3f} macro-F1 of Rasa: keep the embedded engine"
+    return f"Rasa better by {-gap:.3f} macro-F1: consider Rasa for production (README)"
+
+
 def table(embedded: dict[str, Any], rasa: dict[str, Any], rasa_label: str) -> str:
     rows = [
         ("macro-F1 (held-out)", "macro_f1", "{:.3f}"),
@@ -331,8 +341,10 @@ def main() -> None:
             for name in sorted(embedded_report["per_intent"])
         },
         "rasa_confusions": rasa_report["confusions"][:10],
+        "verdict": verdict(embedded_report["macro_f1"], rasa_report["macro_f1"]),
     }
     print(table(embedded_row, rasa_row, document["rasa_classifier"]), file=sys.stderr)
+    print(f"\nverdict: {document['verdict']}", file=sys.stderr)
     print(json.dumps(document, ensure_ascii=False, indent=2))
 
 
