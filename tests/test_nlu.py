@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import shutil
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -45,6 +49,38 @@ def test_heldout_set_shares_no_example_with_training_data() -> None:
     test = [e.text.lower().strip() for e in load_files([HELDOUT]).examples]
     assert len(test) >= 25 * 20
     assert not train.intersection(test)
+
+
+def test_the_data_editors_checker_passes_and_knows_the_intents(tmp_path: Path) -> None:
+    """nlu/tools/check_data.py (for people editing nlu/data, PyYAML only) must not rot: it
+    passes on the shipped data, knows exactly the intents of bot/intents.py, and still
+    catches an example filed under two intents."""
+    checker = REPO / "nlu" / "tools" / "check_data.py"
+    spec = importlib.util.spec_from_file_location("check_data", checker)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert set(module.INTENTS) == set(intents.ALL)
+
+    ok = subprocess.run([sys.executable, str(checker)], cwd=REPO, capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.rstrip().endswith("OK"), ok.stdout[-500:]
+
+    broken = tmp_path / "repo"
+    shutil.copytree(REPO / "nlu", broken / "nlu")
+    shutil.copytree(REPO / "tests" / "data", broken / "tests" / "data")
+    social = broken / "nlu" / "data" / "social.yml"
+    text = social.read_text(encoding="utf-8")
+    assert "    - hallo\n" in text
+    social.write_text(
+        text.replace("    - hallo\n", "    - hallo\n    - hvad er en bisidder\n", 1), "utf-8"
+    )
+    bad = subprocess.run(
+        [sys.executable, str(broken / "nlu" / "tools" / "check_data.py")],
+        cwd=broken,
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 1 and "bisidder" in bad.stdout + bad.stderr
 
 
 def test_lookup_table_has_all_98_municipalities_with_and_without_aeoeaa() -> None:
