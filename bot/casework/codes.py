@@ -1,25 +1,33 @@
 """Invite codes: single use, expiring, stored only as a keyed hash, hard to guess.
 
-A code is 10 characters from an alphabet without look-alikes (no I/L/1, O/0): 31^10 ≈ 2^49.5
-possibilities. It is shown as ``ABCDE-FGHJK``; children may type it in lower case, with or
-without the dash or spaces.
+A code is 10 characters from an alphabet without look-alikes (no I/L/1, O/0), at least one of
+them a digit: 31^10 − 23^10 ≈ 2^49.5 possibilities. It is shown as ``ABCDE-FGHJK``; children
+may type it in lower case, with or without the dash or spaces. The digit is what tells a code
+typed in lower case from an ordinary ten-letter word (``looks_like_code``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 
 ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 LENGTH = 10
-ENTROPY_BITS = LENGTH * 4.95  # log2(31) ≈ 4.954
+#: log2 of the number of possible codes (31^10 minus the 23^10 without a digit)
+ENTROPY_BITS = math.log2(len(ALPHABET) ** LENGTH - sum(c.isalpha() for c in ALPHABET) ** LENGTH)
 _LOOKS_LIKE_CODE = re.compile(r"^\s*[A-Za-z0-9]{5}[\s-]?[A-Za-z0-9]{5}\s*$")
 
 
 def generate() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+    """A fresh code, uniformly among those with at least one digit (about 1 in 20 random
+    strings has none and is drawn again)."""
+    while True:
+        code = "".join(secrets.choice(ALPHABET) for _ in range(LENGTH))
+        if any(c.isdigit() for c in code):
+            return code
 
 
 def display(code: str) -> str:
