@@ -19,15 +19,17 @@ import time
 from pathlib import Path
 
 
-def peak_rss_mb(pid: int) -> float:
-    """VmHWM: the process's own peak resident set (Linux)."""
+def proc_mb(pid: int, key: str = "VmHWM") -> float:
+    """From /proc (Linux), in MB: VmHWM, the process's own peak resident set, or VmRSS now."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(key + ":"):
             return int(line.split()[1]) / 1024
     return float("nan")
 
 
-def one_run(env: dict[str, str]) -> tuple[float, float]:
+def one_run(env: dict[str, str], later: tuple[str, ...] = ()) -> tuple[float, float]:
+    """Start `barnebot chat --json`: seconds to its first answer, and its peak RSS (MB) after
+    it has also answered ``later`` messages."""
     barnebot = shutil.which("barnebot", path=str(Path(sys.executable).parent)) or "barnebot"
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -43,7 +45,11 @@ def one_run(env: dict[str, str]) -> tuple[float, float]:
     line = proc.stdout.readline()
     elapsed = time.perf_counter() - started
     assert "replies" in line, line
-    rss = peak_rss_mb(proc.pid)
+    for text in later:
+        proc.stdin.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
+        proc.stdin.flush()
+        assert "replies" in proc.stdout.readline()
+    rss = proc_mb(proc.pid)
     proc.stdin.close()
     proc.wait(timeout=30)
     return elapsed, rss

@@ -42,6 +42,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.cold_start import one_run, proc_mb  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.nlu.embedded import EmbeddedEngine  # noqa: E402
 from bot.nlu.rasa import RasaEngine  # noqa: E402
@@ -56,17 +57,9 @@ def read_env(path: Path) -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
-def proc_status(pid: int, key: str) -> float:
-    """VmRSS (now) or VmHWM (peak) of a process, in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def tree_rss(pid: int, key: str) -> float:
     """The process and its children (Rasa may fork), summed."""
-    total = proc_status(pid, key)
+    total = proc_mb(pid, key)
     children = Path(f"/proc/{pid}/task/{pid}/children")
     if children.is_file():
         for child in children.read_text().split():
@@ -116,28 +109,7 @@ def latencies(parse: Any, texts: list[str]) -> dict[str, float]:
 
 def barnebot_chat(env: dict[str, str]) -> dict[str, float]:
     """Start → first answer, and peak RSS after a few messages, of `barnebot chat --json`."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [BARNEBOT, "chat", "--json"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert proc.stdin and proc.stdout
-    messages = ["hvad er en bisidder", "kan jeg klage", "jeg bor i kbh hvem er min rådgiver"]
-    proc.stdin.write(json.dumps({"text": messages[0]}) + "\n")
-    proc.stdin.flush()
-    first = proc.stdout.readline()
-    startup = time.perf_counter() - started
-    assert "replies" in first, first
-    for text in messages[1:]:
-        proc.stdin.write(json.dumps({"text": text}, ensure_ascii=False) + "\n")
-        proc.stdin.flush()
-        proc.stdout.readline()
-    peak = proc_status(proc.pid, "VmHWM")
-    proc.stdin.close()
-    proc.wait(timeout=30)
+    startup, peak = one_run(env, later=("kan jeg klage", "jeg bor i kbh hvem er min rådgiver"))
     return {"startup_s": round(startup, 2), "peak_rss_mb": round(peak, 1)}
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from typing import IO, Any
 import pytest
 
 from .conftest import BARNEBOT, REPO
+from .smtp_server import free_port
 
 MODEL = os.environ.get("BARNEBOT_TEST_RASA_MODEL")
 VENV = Path(os.environ.get("BARNEBOT_RASA_VENV", REPO / ".rasa-venv"))
@@ -41,13 +41,6 @@ pytestmark = [
 ]
 
 TOKEN = "kill-test-token-" + os.urandom(8).hex()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class RasaServer:
